@@ -1,0 +1,41 @@
+# berth: build, test, lint and benchmark. `make help` lists the targets.
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN     := bin/berth
+# staticcheck comes from the Go module proxy at a version that builds with Go 1.26.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build test test-unit test-e2e vet lint bench help clean
+
+all: build
+
+help: ## Show the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## Build a static bin/berth
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/berth
+
+vet: ## go vet every package
+	$(GO) vet ./...
+
+test: build vet ## vet, unit, root integration and e2e tests (root-only tests skip, naming why, when not root)
+	BERTH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -race ./...
+
+test-unit: ## Unit tests only (no e2e, no root)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+test-e2e: build ## e2e tests against bin/berth
+	BERTH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 ./e2e/...
+
+lint: ## gofmt, go vet and staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+bench: ## Benchmarks (load, graph walk); compare with ../shared/bench/compare.sh where Docker runs
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean: ## Remove build output
+	rm -rf bin
