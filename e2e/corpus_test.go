@@ -20,6 +20,12 @@ func corpusDir(t *testing.T) string {
 	if dir == "" {
 		dir = filepath.Join(repoRoot(), "..", "shared", "corpus", "awesome-compose")
 	}
+	// Resolved, so that berth (run with PWD=dir) and the in-process reference (which asks the
+	// kernel for its working directory) see the same path.
+	resolved, err := filepath.EvalSymlinks(dir)
+	if err == nil {
+		dir = resolved
+	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("needs the awesome-compose corpus at %s (the project's shared/ folder beside the checkout, or BERTH_CORPUS): %v", dir, err)
 	}
