@@ -16,7 +16,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
@@ -169,6 +171,17 @@ func Load(ctx context.Context, o Options) (*Project, error) {
 		}
 	}
 	return &Project{Project: p, Findings: findings, EnvFiles: o.EnvFiles}, nil
+}
+
+// Profiles lists, sorted, every profile a service of the project names, enabled or not.
+func (p *Project) Profiles() []string {
+	set := map[string]bool{}
+	for _, s := range p.AllServices() {
+		for _, pr := range s.Profiles {
+			set[pr] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
 }
 
 // LoadModel returns the merged model before interpolation-dependent binding, as

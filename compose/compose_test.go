@@ -13,22 +13,14 @@ import (
 	"github.com/compose-spec/compose-go/v2/schema"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/sirupsen/logrus"
+
+	"github.com/berth-sh/berth/internal/testutil"
 )
 
-// writeTree writes files (relative path -> content) under a new temp dir and returns the dir.
+// writeTree is testutil.WriteTree, short for the many tables below.
 func writeTree(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return testutil.WriteTree(t, files)
 }
 
 // load loads the project in dir with a clean environment (plus env) so that the test does not

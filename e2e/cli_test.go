@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -140,7 +141,7 @@ func TestBadInputCLI(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := writeTree(t, tt.files)
 			args := tt.args
-			if !containsArg(args, "config") {
+			if !slices.Contains(args, "config") {
 				args = append(args, "config")
 			}
 			r := cmd{args: args, dir: dir}.run(t)
@@ -168,15 +169,6 @@ func TestBadInputCLI(t *testing.T) {
 			}
 		})
 	}
-}
-
-func containsArg(args []string, s string) bool {
-	for _, a := range args {
-		if a == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestUnsupportedAttributesAreReported(t *testing.T) {

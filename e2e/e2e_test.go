@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/berth-sh/berth/internal/testutil"
 )
 
 var berthBin string
@@ -95,18 +97,8 @@ func (c cmd) ok(t *testing.T) result {
 	return r
 }
 
-// writeTree writes files (relative path -> content) under a new temp dir and returns the dir.
+// writeTree is testutil.WriteTree, short for the many tables below.
 func writeTree(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return testutil.WriteTree(t, files)
 }

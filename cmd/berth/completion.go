@@ -2,7 +2,6 @@ package main
 
 import (
 	"slices"
-	"sort"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -34,18 +33,7 @@ func completeProfiles(g *globalOptions) cobra.CompletionFunc {
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		set := map[string]bool{}
-		for _, s := range p.AllServices() {
-			for _, pr := range s.Profiles {
-				set[pr] = true
-			}
-		}
-		var profiles []string
-		for pr := range set {
-			profiles = append(profiles, pr)
-		}
-		sort.Strings(profiles)
-		return profiles, cobra.ShellCompDirectiveNoFileComp
+		return p.Profiles(), cobra.ShellCompDirectiveNoFileComp
 	}
 }
 

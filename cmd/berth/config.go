@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -209,12 +211,7 @@ func listConfig(ctx context.Context, g *globalOptions, o *configOptions, out io.
 			return err
 		}
 		services, _ := model["services"].(map[string]any)
-		keys := make([]string, 0, len(services))
-		for k := range services {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(services)) {
 			fmt.Fprintln(out, k)
 		}
 		return nil
@@ -274,18 +271,7 @@ func configProfiles(ctx context.Context, g *globalOptions, o *configOptions, arg
 	if err != nil {
 		return err
 	}
-	set := map[string]bool{}
-	for _, s := range p.AllServices() {
-		for _, pr := range s.Profiles {
-			set[pr] = true
-		}
-	}
-	profiles := make([]string, 0, len(set))
-	for pr := range set {
-		profiles = append(profiles, pr)
-	}
-	sort.Strings(profiles)
-	for _, pr := range profiles {
+	for _, pr := range p.Profiles() {
 		fmt.Fprintln(out, pr)
 	}
 	return nil
@@ -336,11 +322,7 @@ func configVariables(ctx context.Context, g *globalOptions, o *configOptions, ar
 	default:
 		return fmt.Errorf("unsupported format %q", o.format)
 	}
-	names := make([]string, 0, len(vars))
-	for n := range vars {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(vars))
 	w := tabwriter.NewWriter(out, 20, 1, 3, ' ', 0)
 	fmt.Fprintln(w, "NAME\tREQUIRED\tDEFAULT VALUE\tALTERNATE VALUE")
 	for _, n := range names {

@@ -62,11 +62,10 @@ does, with its own container runtime and no daemon: nothing runs when no contain
 		Example: `  berth config                  render the project found from the current directory
   berth -f compose.yaml -f compose.dev.yaml -p demo config --services
   berth version`,
-		SilenceErrors:     true,
-		SilenceUsage:      true,
-		TraverseChildren:  true,
-		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
-		Args:              cobra.NoArgs,
+		SilenceErrors:    true,
+		SilenceUsage:     true,
+		TraverseChildren: true,
+		Args:             cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
 		},
