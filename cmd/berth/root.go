@@ -102,6 +102,9 @@ does, with its own container runtime and no daemon: nothing runs when no contain
 
 	root.AddCommand(
 		newConfigCommand(g, s),
+		newImageCommand(g, s),
+		newLoginCommand(g, s),
+		newLogoutCommand(g, s),
 		newVersionCommand(s),
 	)
 	addBuiltinExamples(root)
