@@ -151,7 +151,7 @@ func newSlowRegistry(t *testing.T) *slowRegistry {
 				w.(http.Flusher).Flush()
 				r.served.Add(int64(n))
 				body = body[n:]
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(5 * time.Millisecond)
 			}
 			return
 		}
@@ -355,5 +355,40 @@ func TestImageBadInput(t *testing.T) {
 	// Nothing was half-written: no image, no leftover spool or ingest file visible as an image.
 	if out := (cmd{args: []string{"image", "ls", "-q"}, dir: dir, env: env}).ok(t).stdout; out != "" {
 		t.Errorf("images after failures: %q", out)
+	}
+}
+
+func TestConcurrentPullProcesses(t *testing.T) {
+	rootfs := busyboxRootfs(t)
+	reg := newSlowRegistry(t)
+	dir := t.TempDir()
+	other, env := stateEnv(t), stateEnv(t)
+	ref := reg.host + "/twice/app:1"
+	cmd{args: []string{"image", "import", rootfs, ref}, dir: dir, env: other}.ok(t)
+	cmd{args: []string{"image", "push", ref}, dir: dir, env: other}.ok(t)
+
+	reg.slow.Store(true) // so that the two pulls overlap
+	procs := make([]*exec.Cmd, 2)
+	outs := make([]bytes.Buffer, 2)
+	for i := range procs {
+		procs[i] = exec.Command(berthBin, "image", "pull", "-q", ref)
+		procs[i].Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+		procs[i].Stderr = &outs[i]
+		if err := procs[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range procs {
+		if err := p.Wait(); err != nil {
+			t.Errorf("pull %d: %v: %s", i, err, outs[i].String())
+		}
+	}
+	root := strings.TrimPrefix(env[0], "BERTH_ROOT=")
+	blobs, _ := os.ReadDir(filepath.Join(root, "images", "blobs", "sha256"))
+	if len(blobs) != 3 { // one layer, the config, the manifest
+		t.Errorf("%d blobs after two pulls, want 3 (one copy each)", len(blobs))
+	}
+	if ls := (cmd{args: []string{"image", "ls", "-q"}, dir: dir, env: env}).ok(t).stdout; strings.Count(ls, "\n") != 1 {
+		t.Errorf("image ls -q = %q, want one image", ls)
 	}
 }

@@ -57,7 +57,8 @@ func (l *Local) Load(ctx context.Context, r io.Reader) ([]LoadedImage, error) {
 // spool copies r to a file beside the store: the archive readers need random access, and standard
 // input has none.
 func (l *Local) spool(r io.Reader) (string, error) {
-	f, err := os.CreateTemp(l.Store.Dir(), ".load-*.tar")
+	// In ingest/, where GC removes what a killed load leaves.
+	f, err := os.CreateTemp(filepath.Join(l.Store.Dir(), "ingest"), "load-*.tar")
 	if err != nil {
 		return "", err
 	}
@@ -150,7 +151,7 @@ func imageForEntry(opener tarball.Opener, tag *name.Tag, entry tarball.Descripto
 }
 
 func (l *Local) loadOCI(ctx context.Context, txn *Txn, path string) ([]LoadedImage, error) {
-	dir, err := os.MkdirTemp(l.Store.Dir(), ".oci-*")
+	dir, err := os.MkdirTemp(filepath.Join(l.Store.Dir(), "ingest"), "oci-*")
 	if err != nil {
 		return nil, err
 	}

@@ -47,12 +47,29 @@ type GCStats struct {
 // what it names is unknown.
 func (s *Store) GC(ctx context.Context, keep func(v1.Hash) bool) (GCStats, error) {
 	var st GCStats
+	err := s.Exclusive(ctx, func() error {
+		var err error
+		st, err = s.GCLocked(ctx, keep)
+		return err
+	})
+	return st, err
+}
+
+// Exclusive runs fn holding the store's exclusive lock: no pull, load, import or build is writing
+// meanwhile. Cleanups that must not race a writer (snapshots no image needs) run in it, after
+// GCLocked.
+func (s *Store) Exclusive(ctx context.Context, fn func() error) error {
 	lf, err := s.lock(ctx, true)
 	if err != nil {
-		return st, err
+		return err
 	}
 	defer lf.Close()
+	return fn()
+}
 
+// GCLocked is GC for a caller that already holds the exclusive lock through Exclusive.
+func (s *Store) GCLocked(ctx context.Context, keep func(v1.Hash) bool) (GCStats, error) {
+	var st GCStats
 	refs, err := s.readRefs()
 	if err != nil {
 		return st, fmt.Errorf("gc: %w", err)

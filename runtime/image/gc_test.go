@@ -37,6 +37,19 @@ func requireBlobs(t *testing.T, s *Store, present bool, hs ...v1.Hash) {
 	}
 }
 
+// waitBusy returns what the next lock wait reports. The deadline only turns a regression (a lock
+// that never conflicts) into a failure instead of a hang; it asserts nothing about timing.
+func waitBusy(t *testing.T, busy <-chan bool) bool {
+	t.Helper()
+	select {
+	case exclusive := <-busy:
+		return exclusive
+	case <-time.After(30 * time.Second):
+		t.Fatal("no lock wait happened: the locks do not conflict")
+		return false
+	}
+}
+
 func TestGCRemovesUnreferenced(t *testing.T) {
 	s := testStore(t)
 	named := storeRandomImage(t, 2)
@@ -154,7 +167,7 @@ func TestGCWaitsForTxn(t *testing.T) {
 		errc <- err
 		done <- st
 	}()
-	if exclusive := <-busy; !exclusive {
+	if exclusive := waitBusy(t, busy); !exclusive {
 		t.Fatal("a shared lock waited; only GC should")
 	}
 	// GC is waiting for the lock this Txn holds. Everything written now, named or not yet, must
@@ -220,7 +233,7 @@ func TestBeginWaitsForGC(t *testing.T) {
 		_, err := s.Begin(ctx)
 		cancelled <- err
 	}()
-	if exclusive := <-busy; exclusive {
+	if exclusive := waitBusy(t, busy); exclusive {
 		t.Fatal("GC waited for its own lock")
 	}
 	cancel()
@@ -236,7 +249,7 @@ func TestBeginWaitsForGC(t *testing.T) {
 		}
 		began <- txn
 	}()
-	if exclusive := <-busy; exclusive {
+	if exclusive := waitBusy(t, busy); exclusive {
 		t.Fatal("GC waited for its own lock")
 	}
 	select {

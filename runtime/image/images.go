@@ -194,10 +194,14 @@ func (l *Local) collect(ctx context.Context, gone []v1.Hash) error {
 			keep[img.Manifest.Digest] = true
 		}
 	}
-	if _, err := l.Store.GC(ctx, func(h v1.Hash) bool { return keep[h] }); err != nil {
-		return err
-	}
-	return l.collectSnapshots()
+	// Snapshots are swept under the same exclusive lock: a pull holds the shared one from writing
+	// its manifest until its layers are unpacked, so no snapshot it counts on can go.
+	return l.Store.Exclusive(ctx, func() error {
+		if _, err := l.Store.GCLocked(ctx, func(h v1.Hash) bool { return keep[h] }); err != nil {
+			return err
+		}
+		return l.collectSnapshots()
+	})
 }
 
 // collectSnapshots removes the snapshots no stored image's layers need.
@@ -231,7 +235,8 @@ func (l *Local) collectSnapshots() error {
 			}
 		}
 	}
-	return nil
+	// What killed unpacks and interrupted removals left behind.
+	return l.Snapshots.Cleanup()
 }
 
 // diskUsage adds up the store's blobs and snapshots, for the space prune reclaims.

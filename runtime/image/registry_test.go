@@ -1,6 +1,7 @@
 package image
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -419,7 +421,7 @@ func TestLoadCorrupt(t *testing.T) {
 	if refsAfter != refsBefore || len(blobsAfter) != len(blobsBefore) {
 		t.Errorf("store changed by failed loads")
 	}
-	leftovers, _ := filepath.Glob(filepath.Join(l.Store.Dir(), ".load-*"))
+	leftovers, _ := filepath.Glob(filepath.Join(l.Store.Dir(), "ingest", "load-*"))
 	if len(leftovers) != 0 {
 		t.Errorf("spool files left: %v", leftovers)
 	}
@@ -435,5 +437,48 @@ func TestPullErrors(t *testing.T) {
 	down, _ := ParseReference("127.0.0.1:1/app:1")
 	if _, err := l.Pull(context.Background(), down, PullOptions{RemoteOptions: anon()}); err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("registry down: %v", err)
+	}
+}
+
+func TestLoadOCIArchive(t *testing.T) {
+	img := hostImage(t, 2000, 2)
+	dir := t.TempDir()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"io.containerd.image.name": "docker.io/library/oci-app:1"})); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		rel, _ := filepath.Rel(dir, path)
+		if rel == "." || err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return tw.WriteHeader(&tar.Header{Name: rel + "/", Typeflag: tar.TypeDir, Mode: 0o755})
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		tw.WriteHeader(&tar.Header{Name: rel, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(b))})
+		_, err = tw.Write(b)
+		return err
+	})
+	tw.Close()
+	l := newLocal(t)
+	loaded, err := l.Load(context.Background(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := img.ConfigName()
+	if len(loaded) != 1 || loaded[0].ID != id || len(loaded[0].Names) != 1 || loaded[0].Names[0] != "oci-app:1" {
+		t.Fatalf("loaded %+v, want oci-app:1 with ID %s", loaded, id)
+	}
+	if desc, err := l.Store.Ref("docker.io/library/oci-app:1"); err != nil || desc.Digest != digestOf(t, img) {
+		t.Errorf("ref: %v %v", desc, err)
 	}
 }
