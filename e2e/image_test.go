@@ -14,13 +14,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/berth-sh/berth/internal/testutil"
 )
@@ -308,6 +316,14 @@ func TestDockerRegistryRoundTrip(t *testing.T) {
 			if d := digest(b); d == "" || !strings.Contains(push, strings.SplitN(d, "@", 2)[1]) {
 				t.Errorf("pulled repo digest %q is not the pushed digest:\n%s", d, push)
 			}
+			// A multi-platform index in this registry: the pull picks the host's image.
+			want := pushIndex(t, host+"/multi:1", user, pass)
+			cmd{args: []string{"image", "pull", host + "/multi:1"}, dir: dir, env: b}.ok(t)
+			var multi []struct{ Id string }
+			json.Unmarshal([]byte(cmd{args: []string{"image", "inspect", host + "/multi:1"}, dir: dir, env: b}.ok(t).stdout), &multi)
+			if len(multi) != 1 || multi[0].Id != want {
+				t.Errorf("pulled %+v from the index, want the host platform's image %s", multi, want)
+			}
 			if auth {
 				if out := (cmd{args: []string{"logout", host}, dir: dir, env: b}).ok(t).stdout; !strings.Contains(out, "Removing login credentials for "+host) {
 					t.Errorf("logout printed %q", out)
@@ -391,4 +407,49 @@ func TestConcurrentPullProcesses(t *testing.T) {
 	if ls := (cmd{args: []string{"image", "ls", "-q"}, dir: dir, env: env}).ok(t).stdout; strings.Count(ls, "\n") != 1 {
 		t.Errorf("image ls -q = %q, want one image", ls)
 	}
+}
+
+// pushIndex writes a two-platform index to the registry at ref, the host's platform second, and
+// returns the image ID of the host's image.
+func pushIndex(t *testing.T, ref, user, pass string) string {
+	t.Helper()
+	host := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	other := v1.Platform{OS: "linux", Architecture: "s390x"}
+	if host.Architecture == "s390x" {
+		other.Architecture = "ppc64le"
+	}
+	mk := func(p v1.Platform) v1.Image {
+		img, err := random.Image(1024, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, _ := img.ConfigFile()
+		cfg = cfg.DeepCopy()
+		cfg.OS, cfg.Architecture = p.OS, p.Architecture
+		img, err = mutate.ConfigFile(img, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	mine := mk(host)
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: mk(other), Descriptor: v1.Descriptor{Platform: &other}},
+		mutate.IndexAddendum{Add: mine, Descriptor: v1.Descriptor{Platform: &host}})
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := authn.Anonymous
+	if user != "" {
+		auth = &authn.Basic{Username: user, Password: pass}
+	}
+	if err := remote.WriteIndex(r, idx, remote.WithAuth(auth)); err != nil {
+		t.Fatal(err)
+	}
+	id, err := mine.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.String()
 }

@@ -482,3 +482,98 @@ func TestLoadOCIArchive(t *testing.T) {
 		t.Errorf("ref: %v %v", desc, err)
 	}
 }
+
+// TestPullDuringRemove removes an image while a pull of another image sharing its base layer is
+// half way: the removal waits for the pull, and both end with the store consistent.
+func TestPullDuringRemove(t *testing.T) {
+	reg := newTestRegistry(t)
+	base := layerOf(t, map[string]string{"base.txt": "shared"})
+	a, err := mutate.AppendLayers(empty.Image, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := mutate.AppendLayers(a, layerOf(t, map[string]string{"b.txt": "only in b"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refA, refB := reg.ref(t, "a:1"), reg.ref(t, "b:1")
+	seed(t, refA, a)
+	seed(t, refB, b)
+	l := newLocal(t)
+	if _, err := l.Pull(context.Background(), refA, PullOptions{RemoteOptions: anon()}); err != nil {
+		t.Fatal(err)
+	}
+	layersB, _ := b.Layers()
+	top, _ := layersB[1].Digest()
+	entered, release := make(chan struct{}), make(chan struct{})
+	reg.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+top.String()) {
+			close(entered)
+			<-release
+		}
+		return false
+	})
+	pulled := make(chan error, 1)
+	go func() {
+		_, err := l.Pull(context.Background(), refB, PullOptions{RemoteOptions: anon()})
+		pulled <- err
+	}()
+	<-entered
+
+	// Another process's view of the same store, told when its lock is taken.
+	other, err := OpenLocal(l.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := make(chan bool, 1)
+	other.Store.onLockBusy = func(exclusive bool) {
+		select {
+		case busy <- exclusive:
+		default:
+		}
+	}
+	removed := make(chan error, 1)
+	go func() {
+		_, err := other.Remove(context.Background(), []string{refA.String()}, false)
+		removed <- err
+	}()
+	if exclusive := <-busy; !exclusive {
+		t.Fatalf("the removal waited for a shared lock, want the exclusive one")
+	}
+	select {
+	case err := <-removed:
+		t.Fatalf("the removal finished while the pull was running: %v", err)
+	default:
+	}
+	close(release)
+	if err := <-pulled; err != nil {
+		t.Fatalf("pull: %v", err)
+	}
+	if err := <-removed; err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	if _, err := l.Store.Ref(refA.String()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a:1 still named: %v", err)
+	}
+	desc, err := l.Store.Ref(refB.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := l.Store.Image(desc.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := img.ConfigFile()
+	for _, c := range ChainIDs(cfg.RootFS.DiffIDs) {
+		if !l.Snapshots.Has(c.String()) {
+			t.Errorf("b:1 lost snapshot %s (its base layer is shared with the removed image)", c)
+		}
+	}
+	layers, _ := img.Layers()
+	for _, layer := range layers {
+		d, _ := layer.Digest()
+		if !l.Store.HasBlob(d) {
+			t.Errorf("b:1 lost layer blob %s", d)
+		}
+	}
+}

@@ -284,7 +284,7 @@ func (s *Snapshots) cleanupTemp(tmp string) error {
 	}
 	defer lock.Close()
 	if err := snapLock(lock, false); err != nil {
-		if errors.Is(err, snapErrLocked) {
+		if errors.Is(err, errSnapLocked) {
 			return nil // in use
 		}
 		return fmt.Errorf("%s: %w", lock.Name(), err)
@@ -317,8 +317,8 @@ func snapRemoveAll(p string) error {
 	return os.RemoveAll(p)
 }
 
-// snapErrLocked is snapLock's answer when another open file holds the lock.
-var snapErrLocked = errors.New("locked")
+// errSnapLocked is snapLock's answer when another open file holds the lock.
+var errSnapLocked = errors.New("locked")
 
 // snapLock takes an exclusive flock on f, waiting for it when wait is set. flock locks belong
 // to the open file, so two opens in one process exclude each other as two processes do.
@@ -333,7 +333,7 @@ func snapLock(f *os.File, wait bool) error {
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.EWOULDBLOCK):
-			return snapErrLocked
+			return errSnapLocked
 		case err != nil:
 			return &os.PathError{Op: "flock", Path: f.Name(), Err: err}
 		}
