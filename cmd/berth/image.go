@@ -43,6 +43,16 @@ func openImages(g *globalOptions) (*image.Local, error) {
 	return image.OpenLocal(g.root)
 }
 
+// openRef parses an image reference and opens the store it is looked up in.
+func openRef(g *globalOptions, arg string) (image.Reference, *image.Local, error) {
+	ref, err := image.ParseReference(arg)
+	if err != nil {
+		return image.Reference{}, nil, err
+	}
+	l, err := openImages(g)
+	return ref, l, err
+}
+
 // progressFor renders transfers on w: bars on a terminal, plain lines elsewhere, nothing with -q.
 func progressFor(w io.Writer, quiet bool) image.Progress {
 	if quiet {
@@ -74,11 +84,7 @@ func newImagePullCommand(g *globalOptions, s streams) *cobra.Command {
   berth image pull --platform linux/arm64 localhost:5000/app:v1`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := image.ParseReference(args[0])
-			if err != nil {
-				return err
-			}
-			l, err := openImages(g)
+			ref, l, err := openRef(g, args[0])
 			if err != nil {
 				return err
 			}
@@ -106,11 +112,7 @@ func newImagePushCommand(g *globalOptions, s streams) *cobra.Command {
 		Example: `  berth image push localhost:5000/app:v1`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := image.ParseReference(args[0])
-			if err != nil {
-				return err
-			}
-			l, err := openImages(g)
+			ref, l, err := openRef(g, args[0])
 			if err != nil {
 				return err
 			}

@@ -43,17 +43,26 @@ type Metadata struct {
 	LastTagTime string
 }
 
-// Inspect describes the image s names (see Resolve).
-func (l *Local) Inspect(s string) (*Inspection, error) {
+// open resolves s (see Resolve) to the stored image and its config.
+func (l *Local) open(s string) (StoredImage, v1.Image, *v1.ConfigFile, error) {
 	si, err := l.Resolve(s)
 	if err != nil {
-		return nil, err
+		return StoredImage{}, nil, nil, err
 	}
 	img, err := l.Store.Image(si.Manifest.Digest)
 	if err != nil {
-		return nil, err
+		return StoredImage{}, nil, nil, err
 	}
 	cfg, err := img.ConfigFile()
+	if err != nil {
+		return StoredImage{}, nil, nil, err
+	}
+	return si, img, cfg, nil
+}
+
+// Inspect describes the image s names (see Resolve).
+func (l *Local) Inspect(s string) (*Inspection, error) {
+	si, _, cfg, err := l.open(s)
 	if err != nil {
 		return nil, err
 	}
@@ -129,15 +138,7 @@ type HistoryEntry struct {
 
 // History lists the image's history newest first, each entry with the size of the layer it made.
 func (l *Local) History(s string) ([]HistoryEntry, error) {
-	si, err := l.Resolve(s)
-	if err != nil {
-		return nil, err
-	}
-	img, err := l.Store.Image(si.Manifest.Digest)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := img.ConfigFile()
+	si, img, cfg, err := l.open(s)
 	if err != nil {
 		return nil, err
 	}

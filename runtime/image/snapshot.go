@@ -129,7 +129,7 @@ func (s *Snapshots) Prepare(ctx context.Context, chainID string, unpack func(ctx
 		}
 		return final, nil
 	}
-	if err := snapSyncDir(s.dir); err != nil {
+	if err := syncDir(s.dir); err != nil {
 		return "", fmt.Errorf("snapshot %s: %w", chainID, err)
 	}
 	return final, nil
@@ -227,7 +227,7 @@ func (s *Snapshots) Remove(chainID string) error {
 		}
 		return fmt.Errorf("removing snapshot %s: %w", chainID, err)
 	}
-	if err := snapSyncDir(s.dir); err != nil {
+	if err := syncDir(s.dir); err != nil {
 		return fmt.Errorf("removing snapshot %s: %w", chainID, err)
 	}
 	if err := snapRemoveAll(trash); err != nil {
@@ -341,15 +341,3 @@ func snapLock(f *os.File, wait bool) error {
 	}
 }
 
-// snapSyncDir fsyncs directory dir, making renames in it durable.
-func snapSyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
-}
