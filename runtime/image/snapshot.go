@@ -340,4 +340,3 @@ func snapLock(f *os.File, wait bool) error {
 		return nil
 	}
 }
-
