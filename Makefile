@@ -29,9 +29,10 @@ test-unit: ## Unit tests only (no e2e, no root)
 test-e2e: build ## e2e tests against bin/berth
 	BERTH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 ./e2e/...
 
-lint: ## gofmt, go vet and staticcheck
+lint: ## gofmt, go vet (Linux and another OS) and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	GOOS=darwin $(GO) vet ./...   # other OSes must build and say "not supported"
 	$(GO) run $(STATICCHECK) ./...
 
 bench: ## Benchmarks (load, graph walk); compare with ../shared/bench/compare.sh where Docker runs

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-sh/berth/runtime/image"
 )
@@ -59,15 +58,6 @@ func progressFor(w io.Writer, quiet bool) image.Progress {
 		return image.NoProgress{}
 	}
 	return image.NewDisplay(w, isTerminal(w))
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
 
 type pullOptions struct {
