@@ -1,0 +1,106 @@
+package pid1
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/berth-sh/berth/runtime/process"
+	"github.com/berth-sh/berth/runtime/rootfs"
+	"github.com/berth-sh/berth/runtime/seccomp"
+)
+
+const (
+	// ConfigFD is the descriptor on which the init reads its Config (JSON),
+	// and on which the workload-exec mode reads its spec: the first entry of
+	// exec.Cmd.ExtraFiles or syscall.ProcAttr.Files[3].
+	ConfigFD = 3
+	// WorkloadExecArg is argv[1] of berth re-executed by the init to become
+	// the workload; main.go must call ExecWorkload when it sees it.
+	WorkloadExecArg = "workload-exec"
+	// DefaultUmask is the workload's umask unless Config.Umask says
+	// otherwise: runc's (and so Docker's) default.
+	DefaultUmask = 0o022
+)
+
+// Config is everything the init needs to build the container and start its
+// workload. It travels as JSON on ConfigFD.
+type Config struct {
+	// Rootfs is prepared by rootfs.Prepare. Its Hostname is overridden by
+	// Hostname when that is set.
+	Rootfs rootfs.Spec
+	// Hostname of the container's UTS namespace; empty keeps the one the
+	// namespace was created with (the caller's).
+	Hostname string
+	// Args is the resolved argv of the workload (process.Args); Args[0] is
+	// looked up in Env's PATH inside the container.
+	Args []string
+	// Env is the workload's complete environment (process.EnvWith).
+	Env []string
+	// Cwd is the absolute working directory in the container; "" means "/".
+	Cwd string
+	// User holds the uid, gid and the groups for setgroups.
+	User process.User
+	// Capabilities ("CAP_CHOWN", ...) become the bounding set and, for
+	// root, the effective and permitted sets (process.Capabilities).
+	// Inheritable and ambient sets are always empty, as with Docker.
+	Capabilities []string
+	// NoNewPrivileges sets PR_SET_NO_NEW_PRIVS for the workload
+	// (security_opt no-new-privileges).
+	NoNewPrivileges bool
+	// Seccomp is the assembled filter (seccomp.Compile + seccomp.Assemble,
+	// compiled by the caller against Capabilities); empty means unconfined.
+	// The profile choice belongs to the caller, which can report a bad
+	// profile before any namespace exists.
+	Seccomp []seccomp.SockFilter
+	// Rlimits are set on the workload (not on the init).
+	Rlimits []process.Rlimit
+	// Sysctls are written under /proc/sys before the rootfs is prepared;
+	// only namespaced keys are allowed (process.CheckSysctlsIn).
+	Sysctls map[string]string
+	// Umask of the workload; nil means DefaultUmask.
+	Umask *uint32
+}
+
+// workloadSpec is what the init hands to ExecWorkload on ConfigFD: the part
+// of Config that describes the workload process.
+type workloadSpec struct {
+	Args            []string
+	Env             []string
+	Cwd             string
+	User            process.User
+	Capabilities    []string
+	NoNewPrivileges bool
+	Seccomp         []seccomp.SockFilter
+	Rlimits         []process.Rlimit
+	Umask           uint32
+}
+
+func (c *Config) workload() workloadSpec {
+	umask := uint32(DefaultUmask)
+	if c.Umask != nil {
+		umask = *c.Umask
+	}
+	cwd := c.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	return workloadSpec{
+		Args: c.Args, Env: c.Env, Cwd: cwd, User: c.User,
+		Capabilities: c.Capabilities, NoNewPrivileges: c.NoNewPrivileges,
+		Seccomp: c.Seccomp, Rlimits: c.Rlimits, Umask: umask,
+	}
+}
+
+// ReadConfig decodes a Config written by the caller. Unknown fields are
+// refused: a caller and an init from different berth builds must not
+// silently disagree about what the container gets.
+func ReadConfig(r io.Reader) (Config, error) {
+	var c Config
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("pid1: read config: %w", err)
+	}
+	return c, nil
+}

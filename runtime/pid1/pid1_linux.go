@@ -1,0 +1,313 @@
+package pid1
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-sh/berth/runtime/process"
+	"github.com/berth-sh/berth/runtime/rootfs"
+)
+
+// initialPIDNamespaceInode is PROC_PID_INIT_INO (include/linux/proc_ns.h):
+// the host's PID namespace always has this nsfs inode number.
+const initialPIDNamespaceInode = 0xEFFFFFFC
+
+// reapInterval bounds how long a zombie can wait for the init when SIGCHLD
+// notifications were coalesced or dropped by a full signal channel.
+const reapInterval = time.Second
+
+// Main is the init mode's entry point: it reads the Config on ConfigFD,
+// closes that descriptor and runs the container. It returns the status to
+// exit with.
+func Main() int {
+	f := os.NewFile(ConfigFD, "berth-init-config")
+	if f == nil {
+		fmt.Fprintf(os.Stderr, "berth init: no config on fd %d\n", ConfigFD)
+		return process.ExitStartFailed
+	}
+	cfg, err := ReadConfig(f)
+	f.Close()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "berth init: %v\n", err)
+		return process.ExitStartFailed
+	}
+	return Run(cfg)
+}
+
+// Run builds the container from cfg and runs its workload as PID 1 would:
+// see the package doc for the steps. It returns the workload's exit status
+// (its code, or 128+signal), or 128 with a message on stderr when the
+// container could not be set up. It must be called as PID 1 of a new PID
+// namespace, in new mount, UTS and IPC namespaces.
+func Run(cfg Config) int {
+	code, err := run(&cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "berth init: %v\n", err)
+		return process.ExitStartFailed
+	}
+	return code
+}
+
+func run(cfg *Config) (int, error) {
+	if err := checkPIDNamespace(); err != nil {
+		return 0, err
+	}
+	// Nothing in the container may open /proc/1/exe (berth's binary) or
+	// /proc/1/fd; non-dumpable makes those root-owned and ptrace-checked, and
+	// the default capabilities have no CAP_SYS_PTRACE.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return 0, fmt.Errorf("pid1: prctl(PR_SET_DUMPABLE): %w", os.NewSyscallError("prctl", err))
+	}
+	// Before the workload exists, so that no signal for it is lost; a
+	// registered handler is also what makes the kernel deliver signals sent
+	// from inside the namespace to its PID 1.
+	sigs := make(chan os.Signal, 128)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+
+	if err := writeSysctls(cfg.Sysctls); err != nil {
+		return 0, err
+	}
+	spec := cfg.Rootfs
+	if cfg.Hostname != "" {
+		spec.Hostname = cfg.Hostname
+	}
+	if err := rootfs.Prepare(spec); err != nil {
+		return 0, fmt.Errorf("pid1: prepare rootfs: %w", err)
+	}
+	ws := cfg.workload()
+	if !path.IsAbs(ws.Cwd) {
+		return 0, fmt.Errorf("pid1: working directory %q is not absolute", ws.Cwd)
+	}
+	ws.Cwd = path.Clean(ws.Cwd)
+	// After pivot_root "/" is the container's root and the process holds no
+	// descriptor or cwd outside it, so MkdirAll cannot be led out of it.
+	if err := os.MkdirAll(ws.Cwd, 0o755); err != nil {
+		return 0, fmt.Errorf("pid1: create working directory: %w", err)
+	}
+	child, err := startWorkload(&ws)
+	if err != nil {
+		return 0, err
+	}
+	return supervise(child, sigs), nil
+}
+
+// checkPIDNamespace refuses to act as a container's init anywhere but as
+// PID 1 of a PID namespace other than the host's: Run kills every process it
+// can see when the workload ends.
+func checkPIDNamespace() error {
+	if os.Getpid() != 1 {
+		return fmt.Errorf("pid1: refusing to run as pid %d: the init must be PID 1 of a new PID namespace", os.Getpid())
+	}
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/pid", &st); err != nil {
+		return fmt.Errorf("pid1: cannot check the PID namespace: %w", &os.PathError{Op: "stat", Path: "/proc/self/ns/pid", Err: err})
+	}
+	if st.Ino == initialPIDNamespaceInode {
+		return errors.New("pid1: refusing to run in the host's PID namespace")
+	}
+	return nil
+}
+
+// writeSysctls writes sysctls through /proc/sys, which is still the host's
+// procfs mount (writable) but acts on the caller's namespaces. Keys are
+// checked against the namespaces actually in use: compared with /proc/1,
+// which is the host's init as long as /proc is the host's.
+func writeSysctls(sysctls map[string]string) error {
+	if len(sysctls) == 0 {
+		return nil
+	}
+	hostNet, err := sameNamespace("net")
+	if err != nil {
+		return err
+	}
+	hostIPC, err := sameNamespace("ipc")
+	if err != nil {
+		return err
+	}
+	if err := process.CheckSysctlsIn(sysctls, process.Namespaces{HostNetwork: hostNet, HostIPC: hostIPC}); err != nil {
+		return fmt.Errorf("pid1: %w", err)
+	}
+	for key, val := range sysctls {
+		// runc's rule: in the "/" form a dot belongs to a name (eth0.100).
+		rel := key
+		if !strings.Contains(key, "/") {
+			rel = strings.ReplaceAll(key, ".", "/")
+		}
+		p := "/proc/sys/" + rel
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
+			return fmt.Errorf("pid1: sysctl %s: %w", key, err)
+		}
+		_, err = f.WriteString(val)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("pid1: sysctl %s=%s: %w", key, val, err)
+		}
+	}
+	return nil
+}
+
+// initialNamespaceInodes are the fixed nsfs inode numbers of the initial
+// namespaces (include/linux/proc_ns.h: PROC_IPC_INIT_INO, and
+// PROC_NET_INIT_INO on kernels from 6.x).
+func initialNamespaceInodes() map[string]uint64 {
+	return map[string]uint64{"ipc": 0xEFFFFFFF, "net": 0xEFFFFFF9}
+}
+
+// sameNamespace reports whether the init's kind namespace counts as the
+// host's: the initial one, the one of the host's init (/proc/1 of the
+// host's procfs, when it may be inspected) or the one of the parent (the
+// monitor, which runs in the host's namespaces; /proc/self/status names
+// it by its host PID, getppid says 0 in a new PID namespace). It is a
+// second line of defence: the caller, which knows the service's
+// network_mode and ipc, checks the keys first.
+func sameNamespace(kind string) (bool, error) {
+	var self unix.Stat_t
+	p := "/proc/self/ns/" + kind
+	if err := unix.Stat(p, &self); err != nil {
+		return false, fmt.Errorf("pid1: cannot check the %s namespace: %w", kind, &os.PathError{Op: "stat", Path: p, Err: err})
+	}
+	if self.Ino == initialNamespaceInodes()[kind] {
+		return true, nil
+	}
+	others := []string{"/proc/1/ns/" + kind}
+	if ppid, err := parentPID(); err == nil && ppid > 0 {
+		others = append(others, "/proc/"+strconv.Itoa(ppid)+"/ns/"+kind)
+	}
+	for _, o := range others {
+		// Unreadable (a non-dumpable process we may not inspect) says
+		// nothing either way.
+		var st unix.Stat_t
+		if unix.Stat(o, &st) == nil && st.Dev == self.Dev && st.Ino == self.Ino {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// parentPID reads the parent's PID from /proc/self/status.
+func parentPID() (int, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, errors.New("pid1: no PPid in /proc/self/status")
+}
+
+// startWorkload re-executes berth in workload-exec mode as the init's child
+// and hands it ws on a pipe at ConfigFD. syscall.ForkExec rather than
+// os/exec: the init reaps with wait4(-1), and os.Process would hold a pidfd
+// and race for the same status.
+func startWorkload(ws *workloadSpec) (int, error) {
+	data, err := json.Marshal(ws)
+	if err != nil {
+		return 0, fmt.Errorf("pid1: encode workload spec: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("pid1: workload spec pipe: %w", err)
+	}
+	defer r.Close()
+	// /proc/self/exe is the binary the init runs from (a sealed memfd when
+	// started by the monitor); it stays reachable after pivot_root since
+	// the link does not go through the mount tree.
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{"berth", WorkloadExecArg}, &syscall.ProcAttr{
+		Dir:   "/",
+		Env:   []string{},
+		Files: []uintptr{0, 1, 2, r.Fd()},
+		Sys:   &syscall.SysProcAttr{},
+	})
+	if err != nil {
+		w.Close()
+		return 0, fmt.Errorf("pid1: start workload: %w", &os.PathError{Op: "fork/exec", Path: "/proc/self/exe", Err: err})
+	}
+	// A goroutine, since a spec larger than the pipe buffer would block
+	// until the child reads it; errors show up as the child's failure.
+	go func() {
+		_, _ = w.Write(data)
+		w.Close()
+	}()
+	return pid, nil
+}
+
+// supervise is PID 1's loop: reap, forward, and once the workload is gone
+// kill and reap the rest. It returns the workload's exit status.
+func supervise(child int, sigs <-chan os.Signal) int {
+	ticker := time.NewTicker(reapInterval)
+	defer ticker.Stop()
+	status, done := reap(child)
+	for !done {
+		select {
+		case sig := <-sigs:
+			s, ok := sig.(syscall.Signal)
+			switch {
+			case !ok:
+			case s == unix.SIGCHLD:
+				status, done = reap(child)
+			case s == unix.SIGURG:
+				// The Go runtime's preemption signal, also sent to
+				// ourselves; never the workload's business.
+			default:
+				// ESRCH: the workload just exited; its SIGCHLD follows.
+				_ = unix.Kill(child, s)
+			}
+		case <-ticker.C:
+			status, done = reap(child)
+		}
+	}
+	killAll()
+	return status
+}
+
+// reap collects every exited child without blocking and reports the
+// workload's exit status once it has been collected.
+func reap(child int) (status int, done bool) {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || pid <= 0 {
+			return status, done
+		}
+		if pid == child && (ws.Exited() || ws.Signaled()) {
+			status, done = process.ExitCode(ws), true
+		}
+	}
+}
+
+// killAll SIGKILLs every other process of the PID namespace (kill(-1) from
+// its PID 1 reaches exactly those) and reaps them, so that the container is
+// gone when Run returns, as it would be once PID 1 exits anyway.
+func killAll() {
+	_ = unix.Kill(-1, unix.SIGKILL)
+	for {
+		var ws syscall.WaitStatus
+		_, err := syscall.Wait4(-1, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return
+		}
+	}
+}
