@@ -312,11 +312,8 @@ func (r *reader) follow(ctx context.Context, cur *lineReader, src *source) error
 			if err := r.drain(ctx, cur, true); err != nil || r.stop {
 				return err
 			}
-			if err := r.readMissed(ctx, info); err != nil || r.stop {
-				return err
-			}
-			f, st, err := r.reopen(ctx, tick)
-			if err != nil || f == nil {
+			f, st, err := r.catchUp(ctx, tick, info)
+			if err != nil || f == nil || r.stop {
 				return err // f == nil: ctx is done
 			}
 			_ = cur.f.Close()
@@ -368,37 +365,107 @@ func (r *reader) reopen(ctx context.Context, tick *time.Ticker) (*os.File, os.Fi
 	}
 }
 
-// readMissed reads rotated files newer than old, the file just finished:
-// when several rotations happen between two polls, the generations in
-// between sit at path.(k-1) .. path.1 if old is now path.k.
-func (r *reader) readMissed(ctx context.Context, old os.FileInfo) error {
-	k := 0
-	for i := 1; r.opts.MaxFile <= 0 || i < r.opts.MaxFile; i++ {
+// catchUp reads every generation newer than old and opens the current file. When
+// the writer rotates again between the last rotated file and the open, the file
+// opened is not the one that follows: it is closed and the catching up goes on.
+func (r *reader) catchUp(ctx context.Context, tick *time.Ticker, old os.FileInfo) (*os.File, os.FileInfo, error) {
+	last := old
+	for {
+		var err error
+		if last, err = r.readMissed(ctx, last); err != nil || r.stop {
+			return nil, nil, err
+		}
+		f, st, err := r.reopen(ctx, tick)
+		if err != nil || f == nil {
+			return nil, nil, err
+		}
+		if name, _ := r.newerThan(last); name == "" && !r.kept(last, 2) {
+			return f, st, nil
+		}
+		_ = f.Close() // more rotations happened: read those first
+	}
+}
+
+// kept reports whether last is still among the rotated files at path.min or older.
+func (r *reader) kept(last os.FileInfo, min int) bool {
+	for i := min; r.opts.MaxFile <= 0 || i < r.opts.MaxFile; i++ {
 		st, err := os.Stat(r.path + "." + strconv.Itoa(i))
 		if err != nil {
-			break
+			return false
 		}
-		if os.SameFile(st, old) {
-			k = i
-			break
+		if os.SameFile(st, last) {
+			return true
 		}
 	}
-	for i := k - 1; i >= 1; i-- {
-		name := r.path + "." + strconv.Itoa(i)
+	return false
+}
+
+// readMissed reads the rotated files newer than old, the file just finished: when
+// several rotations happen between two polls, the generations in between sit at
+// path.(k-1) .. path.1 if old is now path.k. The writer may still be rotating while
+// they are read, shifting every name by one, so files are followed by identity
+// (inode), not by name: after each file, the next newer one is looked up again.
+func (r *reader) readMissed(ctx context.Context, old os.FileInfo) (os.FileInfo, error) {
+	last := old
+	for {
+		name, want := r.newerThan(last)
+		if name == "" {
+			return last, nil // last is path.1 (the current file comes next) or was dropped
+		}
 		f, err := os.Open(name)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				continue
+				continue // shifted or dropped meanwhile: look again
 			}
-			return fmt.Errorf("jsonlog: follow %s: %w", name, err)
+			return last, fmt.Errorf("jsonlog: follow %s: %w", name, err)
+		}
+		st, err := f.Stat()
+		if err != nil || !os.SameFile(st, want) {
+			_ = f.Close()
+			if err != nil {
+				return last, fmt.Errorf("jsonlog: follow %s: %w", name, err)
+			}
+			continue // a rotation moved another file under this name: look again
 		}
 		err = r.drain(ctx, &lineReader{f: f, name: name, limit: -1}, true)
 		_ = f.Close()
 		if err != nil || r.stop {
-			return err
+			return last, err
 		}
+		last = st
 	}
-	return nil
+}
+
+// newerThan finds the rotated file one generation newer than last: path.(k-1) when
+// last is path.k. It returns "" when last is path.1 or is no longer kept. The scan
+// is repeated while the current file changes under it, so that it sees one
+// consistent generation of names.
+func (r *reader) newerThan(last os.FileInfo) (string, os.FileInfo) {
+	for attempt := 0; attempt < 100; attempt++ {
+		before, errBefore := os.Stat(r.path)
+		var gens []os.FileInfo // gens[i] is path.(i+1)
+		for i := 1; r.opts.MaxFile <= 0 || i < r.opts.MaxFile; i++ {
+			st, err := os.Stat(r.path + "." + strconv.Itoa(i))
+			if err != nil {
+				break
+			}
+			gens = append(gens, st)
+		}
+		after, errAfter := os.Stat(r.path)
+		if errBefore != nil || errAfter != nil || !os.SameFile(before, after) {
+			continue // rotating right now
+		}
+		for i, st := range gens {
+			if os.SameFile(st, last) {
+				if i == 0 {
+					return "", nil
+				}
+				return r.path + "." + strconv.Itoa(i), gens[i-1]
+			}
+		}
+		return "", nil
+	}
+	return "", nil
 }
 
 type fileEntry struct {
