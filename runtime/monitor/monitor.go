@@ -1,0 +1,217 @@
+package monitor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/berth-sh/berth/runtime/cgroup"
+	"github.com/berth-sh/berth/runtime/jsonlog"
+	"github.com/berth-sh/berth/runtime/pid1"
+)
+
+const (
+	// MonitorArg is argv[1] of berth re-executed as a monitor; main.go must
+	// call RunMonitor(os.Args[2]) when it sees it.
+	MonitorArg = "monitor"
+	// InitArg is argv[1] of berth started as a container's init; main.go
+	// must call pid1.Main when it sees it.
+	InitArg = "init"
+
+	// Status values of State.
+	StatusCreated = "created"
+	StatusRunning = "running"
+	StatusExited  = "exited"
+
+	// DefaultStopTimeout is Docker's default grace period on Linux.
+	DefaultStopTimeout = 10 * time.Second
+
+	configFile = "config.json"
+	stateFile  = "state.json"
+	socketName = "monitor.sock"
+	// maxSocketPath is sizeof(sockaddr_un.sun_path) minus the NUL.
+	maxSocketPath = 107
+	// exitMonitorDied is the exit code Status reports when the monitor is
+	// gone: its death SIGKILLs the init through PDEATHSIG.
+	exitMonitorDied = 128 + int(syscall.SIGKILL)
+)
+
+var (
+	// ErrRunning is returned by Delete and Start for a container whose
+	// monitor is alive.
+	ErrRunning = errors.New("container is running")
+	// ErrNotRunning is returned by Kill when there is no monitor to ask.
+	ErrNotRunning = errors.New("container is not running")
+	// ErrNotSupported is returned on operating systems without containers.
+	ErrNotSupported = errors.New("not supported")
+)
+
+// Spec is what one monitor runs.
+type Spec struct {
+	// ID names the container and its cgroup (letters, digits, '-', '_').
+	ID string
+	// Bundle is $ROOT/containers/<id>: config.json, state.json, the log.
+	Bundle string
+	// RunDir is $RUN/containers/<id>; RunDir/monitor.sock must stay
+	// shorter than 108 bytes.
+	RunDir string
+	// Init is handed to the container's init.
+	Init pid1.Config
+	// Cgroup holds the container's limits.
+	Cgroup cgroup.Resources
+	// Log configures the json-file log (Now is not carried over).
+	Log jsonlog.Options
+	// StopSignal is sent by stop; zero means SIGTERM.
+	StopSignal syscall.Signal
+	// StopTimeout is stop's grace period when the request names none;
+	// zero means DefaultStopTimeout, negative waits for ever.
+	StopTimeout time.Duration
+}
+
+// State is the content of state.json.
+type State struct {
+	Status     string    `json:"status"`
+	Pid        int       `json:"pid,omitempty"` // the init, in the host's PID namespace
+	MonitorPid int       `json:"monitor_pid,omitempty"`
+	ExitCode   int       `json:"exit_code"`
+	OOMKilled  bool      `json:"oom_killed,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// specFile is Spec as stored in config.json: jsonlog.Options holds a func,
+// which encoding/json refuses.
+type specFile struct {
+	ID            string
+	Bundle        string
+	RunDir        string
+	Init          pid1.Config
+	Cgroup        cgroup.Resources
+	LogMaxSize    int64
+	LogMaxFile    int
+	LogCompress   bool
+	StopSignal    int
+	StopTimeoutNs int64
+}
+
+func (s *Spec) toFile() specFile {
+	return specFile{
+		ID: s.ID, Bundle: s.Bundle, RunDir: s.RunDir, Init: s.Init, Cgroup: s.Cgroup,
+		LogMaxSize: s.Log.MaxSize, LogMaxFile: s.Log.MaxFile, LogCompress: s.Log.Compress,
+		StopSignal: int(s.StopSignal), StopTimeoutNs: int64(s.StopTimeout),
+	}
+}
+
+func (f *specFile) spec() Spec {
+	return Spec{
+		ID: f.ID, Bundle: f.Bundle, RunDir: f.RunDir, Init: f.Init, Cgroup: f.Cgroup,
+		Log:        jsonlog.Options{MaxSize: f.LogMaxSize, MaxFile: f.LogMaxFile, Compress: f.LogCompress},
+		StopSignal: syscall.Signal(f.StopSignal), StopTimeout: time.Duration(f.StopTimeoutNs),
+	}
+}
+
+// check refuses a Spec the monitor could not serve.
+func (s *Spec) check() error {
+	if s.ID == "" {
+		return errors.New("monitor: spec: empty id")
+	}
+	if !filepath.IsAbs(s.Bundle) || !filepath.IsAbs(s.RunDir) {
+		return fmt.Errorf("monitor %s: spec: bundle %q and run dir %q must be absolute", s.ID, s.Bundle, s.RunDir)
+	}
+	if p := socketPath(s.RunDir); len(p) > maxSocketPath {
+		return fmt.Errorf("monitor %s: spec: socket path %s is %d bytes, the limit is %d", s.ID, p, len(p), maxSocketPath)
+	}
+	if s.StopSignal < 0 || s.StopSignal > 64 {
+		return fmt.Errorf("monitor %s: spec: invalid stop signal %d", s.ID, s.StopSignal)
+	}
+	return nil
+}
+
+func (s *Spec) stopSignal() syscall.Signal {
+	if s.StopSignal == 0 {
+		return syscall.SIGTERM
+	}
+	return s.StopSignal
+}
+
+func (s *Spec) stopTimeout() time.Duration {
+	if s.StopTimeout == 0 {
+		return DefaultStopTimeout
+	}
+	return s.StopTimeout
+}
+
+func socketPath(runDir string) string { return filepath.Join(runDir, socketName) }
+
+// writeJSONAtomic replaces path with v as JSON: temp file in the same
+// directory, fsync, rename, fsync of the directory, so a reader sees the
+// old or the new content, never a torn one, even after a crash.
+func writeJSONAtomic(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // best effort: the rename is already visible
+		d.Close()
+	}
+	return nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	return nil
+}
+
+// readSpec loads config.json of bundle.
+func readSpec(bundle string) (Spec, error) {
+	var f specFile
+	if err := readJSON(filepath.Join(bundle, configFile), &f); err != nil {
+		return Spec{}, fmt.Errorf("monitor: read spec: %w", err)
+	}
+	return f.spec(), nil
+}
+
+// request and response are the control socket's protocol.
+type request struct {
+	Op        string `json:"op"`
+	Signal    int    `json:"signal,omitempty"`
+	TimeoutMs *int64 `json:"timeout_ms,omitempty"`
+}
+
+type response struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	State *State `json:"state,omitempty"`
+}

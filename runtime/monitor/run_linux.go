@@ -1,0 +1,619 @@
+package monitor
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-sh/berth/runtime/cgroup"
+	"github.com/berth-sh/berth/runtime/jsonlog"
+)
+
+// requestTimeout bounds how long a client may take to send its request.
+const requestTimeout = 10 * time.Second
+
+// RunMonitor is the monitor mode's entry point (argv[1] == MonitorArg):
+// main.go calls os.Exit(RunMonitor(os.Args[2])). It returns once the
+// container has exited and its exit is recorded: 0, or 1 when the
+// container could not be started (the reason is in state.json).
+func RunMonitor(bundle string) int {
+	var rep *os.File
+	if fd, err := strconv.Atoi(os.Getenv(reportEnv)); err == nil && fd > 2 {
+		rep = os.NewFile(uintptr(fd), "berth-monitor-report")
+	}
+	if os.Getenv(detachEnv) == "1" {
+		return detach(bundle, rep)
+	}
+	if rep != nil {
+		defer rep.Close()
+	}
+	spec, err := readSpec(bundle)
+	if err != nil {
+		sendReport(rep, report{State: State{Status: StatusExited, Error: err.Error()}, Error: err.Error()})
+		return 1
+	}
+	m := &monitor{spec: spec, exited: make(chan struct{}), done: make(chan struct{})}
+	return m.run(rep)
+}
+
+// detach is stage 1: start the monitor proper and exit, so that it is
+// reparented away from the CLI and is not a session leader.
+func detach(bundle string, rep *os.File) int {
+	cmd := exec.Command("/proc/self/exe", MonitorArg, bundle)
+	cmd.Args[0] = os.Args[0]
+	cmd.Env = append(monitorEnv(), reportEnv+"="+strconv.Itoa(reportFD))
+	cmd.ExtraFiles = []*os.File{rep}
+	if err := cmd.Start(); err != nil {
+		msg := fmt.Sprintf("monitor: start: %v", err)
+		sendReport(rep, report{State: State{Status: StatusExited, Error: msg}, Error: msg})
+		return 1
+	}
+	return 0
+}
+
+func sendReport(f *os.File, r report) {
+	if f == nil {
+		return
+	}
+	b, _ := json.Marshal(r)
+	_, _ = f.Write(append(b, '\n'))
+}
+
+// monitor is the state of one monitor process.
+type monitor struct {
+	spec Spec
+	cg   *cgroup.Cgroup
+
+	mu     sync.Mutex
+	state  State
+	pid    int
+	exited chan struct{} // closed, under mu, once the init has exited (not yet reaped)
+	done   chan struct{} // closed once the exit is recorded in state.json
+}
+
+func (m *monitor) setState(f func(*State)) State {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f(&m.state)
+	// A failed write leaves the previous state on disk; there is nobody to
+	// tell but the state itself.
+	if err := writeJSONAtomic(filepath.Join(m.spec.Bundle, stateFile), m.state); err != nil && m.state.Error == "" {
+		m.state.Error = fmt.Sprintf("monitor: write state: %v", err)
+	}
+	return m.state
+}
+
+func (m *monitor) getState() State {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state
+}
+
+// fail records a start failure and reports it.
+func (m *monitor) fail(rep *os.File, err error) int {
+	st := m.setState(func(s *State) {
+		s.Status = StatusExited
+		s.ExitCode = -1
+		s.Error = err.Error()
+		s.FinishedAt = time.Now().UTC()
+	})
+	sendReport(rep, report{State: st, Error: err.Error()})
+	return 1
+}
+
+type waitResult struct {
+	status syscall.WaitStatus
+	err    error
+}
+
+func (m *monitor) run(rep *os.File) int {
+	// SIGPIPE: a client that hangs up must not kill the monitor. SIGHUP
+	// and SIGINT: the monitor has no terminal and only stops on request.
+	signal.Ignore(syscall.SIGPIPE, syscall.SIGHUP, syscall.SIGINT)
+	// SIGTERM (a host shutdown) stops the container as `stop` would.
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	defer signal.Stop(term)
+	// The OOM killer must pick the container's processes, never the
+	// process that records their fate (conmon does the same).
+	_ = os.WriteFile("/proc/self/oom_score_adj", []byte("-1000"), 0)
+
+	m.setState(func(s *State) { s.Status = StatusCreated; s.MonitorPid = os.Getpid() })
+
+	logw, err := jsonlog.NewWriter(filepath.Join(m.spec.Bundle, m.spec.ID+"-json.log"), m.spec.Log)
+	if err != nil {
+		return m.fail(rep, fmt.Errorf("monitor: %w", err))
+	}
+	defer logw.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	cg, err := cgroup.Create(ctx, m.spec.ID, m.spec.Cgroup)
+	cancel()
+	if err != nil {
+		return m.fail(rep, fmt.Errorf("monitor: %w", err))
+	}
+	m.cg = cg
+	defer func() { _ = cg.Delete() }() // for the failure paths; a no-op once deleted
+
+	sock := socketPath(m.spec.RunDir)
+	_ = os.Remove(sock) // a stale socket of a dead monitor
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		return m.fail(rep, fmt.Errorf("monitor: listen: %w", err))
+	}
+	// Listen creates it with the umask; only root may drive the container.
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ln.Close()
+		return m.fail(rep, fmt.Errorf("monitor: %w", err))
+	}
+
+	stdoutR, stdoutW, err := os.Pipe()
+	if err != nil {
+		ln.Close()
+		return m.fail(rep, fmt.Errorf("monitor: %w", err))
+	}
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		ln.Close()
+		stdoutR.Close()
+		stdoutW.Close()
+		return m.fail(rep, fmt.Errorf("monitor: %w", err))
+	}
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		ln.Close()
+		for _, f := range []*os.File{stdoutR, stdoutW, stderrR, stderrW} {
+			f.Close()
+		}
+		return m.fail(rep, fmt.Errorf("monitor: %w", err))
+	}
+
+	started := make(chan error, 1)
+	waited := make(chan waitResult, 1)
+	go m.startAndWait(stdoutW, stderrW, cfgR, started, waited)
+	err = <-started
+	stdoutW.Close()
+	stderrW.Close()
+	cfgR.Close()
+
+	// The log copiers end at EOF, which comes when the last process of
+	// the container holding the pipes is gone.
+	var copiers sync.WaitGroup
+	for name, r := range map[string]*os.File{"stdout": stdoutR, "stderr": stderrR} {
+		copiers.Add(1)
+		go func() {
+			defer copiers.Done()
+			defer r.Close()
+			// Write errors (disk full) are consumed so the pipe keeps
+			// draining; the workload must never block on its stdout.
+			_, _ = io.Copy(logw.Stream(name), r)
+		}()
+	}
+
+	if err == nil {
+		err = m.prepare()
+		if err == nil {
+			err = json.NewEncoder(cfgW).Encode(m.spec.Init)
+			if err != nil {
+				err = fmt.Errorf("monitor: send config to the init: %w", err)
+			}
+		}
+		if err != nil {
+			m.signal(syscall.SIGKILL)
+		}
+	}
+	cfgW.Close()
+	if err != nil {
+		ln.Close()
+		<-waited // the init was never started, or is being SIGKILLed
+		m.cleanupCgroup()
+		copiers.Wait()
+		return m.fail(rep, err)
+	}
+	st := m.setState(func(s *State) { s.Status = StatusRunning; s.StartedAt = time.Now().UTC() })
+	sendReport(rep, report{State: st})
+	rep.Close()
+
+	var conns sync.WaitGroup
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		m.serve(ln, &conns)
+	}()
+
+	var res waitResult
+	for waiting := true; waiting; {
+		select {
+		case res = <-waited:
+			waiting = false
+		case <-term:
+			conns.Add(1)
+			go m.stopAsync(&conns)
+			signal.Stop(term)
+		}
+	}
+	finished := time.Now().UTC()
+	code, errMsg := -1, ""
+	if res.err != nil {
+		errMsg = res.err.Error()
+	} else {
+		code = exitCode(res.status)
+	}
+	// Processes put into the cgroup from outside the PID namespace survive
+	// the init; they must not hold the log pipes or the cgroup.
+	if err := m.cleanupKill(); err != nil && errMsg == "" {
+		errMsg = err.Error()
+	}
+	copiers.Wait()
+	oom, _ := m.cg.OOMKilled()
+	if err := m.cg.Delete(); err != nil && errMsg == "" {
+		errMsg = err.Error()
+	}
+	if err := logw.Close(); err != nil && errMsg == "" {
+		errMsg = err.Error()
+	}
+	m.setState(func(s *State) {
+		s.Status = StatusExited
+		s.ExitCode = code
+		s.OOMKilled = oom
+		s.FinishedAt = finished
+		s.Error = errMsg
+	})
+	close(m.done)
+	ln.Close() // also unlinks the socket
+	<-served
+	conns.Wait()
+	return 0
+}
+
+// stopAsync stops the container for SIGTERM; it counts as a connection
+// so that run waits for it.
+func (m *monitor) stopAsync(conns *sync.WaitGroup) {
+	defer conns.Done()
+	_ = m.stop(m.spec.stopTimeout())
+}
+
+func exitCode(ws syscall.WaitStatus) int {
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus()
+	case ws.Signaled():
+		return 128 + int(ws.Signal())
+	}
+	return -1
+}
+
+// startAndWait forks the init and waits for it, on one locked thread that
+// ends only once the init is reaped: PDEATHSIG fires when the thread that
+// forked exits, not the process (go.dev/issue/27505).
+func (m *monitor) startAndWait(stdout, stderr, cfg *os.File, started chan<- error, waited chan<- waitResult) {
+	runtime.LockOSThread()
+	// Never unlocked: the thread exits with this goroutine, after the init.
+	pid, err := m.forkInit(stdout, stderr, cfg)
+	if err != nil {
+		started <- err
+		waited <- waitResult{err: err}
+		return
+	}
+	m.mu.Lock()
+	m.pid = pid
+	m.state.Pid = pid
+	m.mu.Unlock()
+	started <- nil
+	// Wait without reaping first: while the zombie exists its pid cannot
+	// be reused, so signal can use the pid until exited is closed.
+	var info unix.Siginfo
+	var werr error
+	for {
+		werr = unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if werr != unix.EINTR {
+			break
+		}
+	}
+	m.mu.Lock()
+	close(m.exited)
+	m.mu.Unlock()
+	var ws syscall.WaitStatus
+	for {
+		_, werr = syscall.Wait4(pid, &ws, 0, nil)
+		if werr != syscall.EINTR {
+			break
+		}
+	}
+	if werr != nil {
+		waited <- waitResult{err: fmt.Errorf("monitor: wait for the init: %w", os.NewSyscallError("wait4", werr))}
+		return
+	}
+	waited <- waitResult{status: ws}
+}
+
+// forkInit starts the init from a sealed copy of berth, stopped on its
+// config pipe.
+func (m *monitor) forkInit(stdout, stderr, cfg *os.File) (int, error) {
+	exe, err := sealedSelf()
+	if err != nil {
+		return 0, err
+	}
+	defer exe.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, fmt.Errorf("monitor: %w", err)
+	}
+	defer devnull.Close()
+	// The init executes the memfd by its number in the child, after Go
+	// has moved the descriptors into place (golang/go#61751).
+	files := []uintptr{devnull.Fd(), stdout.Fd(), stderr.Fd(), cfg.Fd(), exe.Fd()}
+	path := "/proc/self/fd/" + strconv.Itoa(len(files)-1)
+	sys := &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS |
+			syscall.CLONE_NEWIPC | syscall.CLONE_NEWCGROUP | syscall.CLONE_NEWNET,
+		// Makes / rprivate in the new mount namespace, so the container's
+		// mounts never propagate to the host.
+		Unshareflags: syscall.CLONE_NEWNS,
+		Pdeathsig:    syscall.SIGKILL,
+	}
+	attr := &syscall.ProcAttr{Dir: "/", Env: []string{}, Files: files, Sys: sys}
+	argv := []string{os.Args[0], InitArg}
+	// cgroup v2: born in the cgroup. Elsewhere (v1, hybrid) FD refuses and
+	// AddProc moves the init while it still waits for its config.
+	if fd, closeFD, err := m.cg.FD(); err == nil {
+		defer closeFD()
+		sys.UseCgroupFD, sys.CgroupFD = true, fd
+		pid, err := syscall.ForkExec(path, argv, attr)
+		if err == nil {
+			return pid, nil
+		}
+		// clone3 refused (old kernel, seccomp): fall back to AddProc.
+		sys.UseCgroupFD, sys.CgroupFD = false, 0
+	}
+	pid, err := syscall.ForkExec(path, argv, attr)
+	if err != nil {
+		return 0, fmt.Errorf("monitor: start the init: %w", &os.PathError{Op: "fork/exec", Path: path, Err: err})
+	}
+	if err := m.cg.AddProc(pid); err != nil {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		var ws syscall.WaitStatus
+		_, _ = syscall.Wait4(pid, &ws, 0, nil)
+		return 0, fmt.Errorf("monitor: %w", err)
+	}
+	return pid, nil
+}
+
+// sealedSelf copies the running binary into a sealed memfd (runc's
+// exeseal.CloneSelfExe): the container's init runs from it, so nothing in
+// the container can ever write berth's file (CVE-2019-5736).
+func sealedSelf() (*os.File, error) {
+	fd, err := unix.MemfdCreate("berth", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("monitor: %w", os.NewSyscallError("memfd_create", err))
+	}
+	mem := os.NewFile(uintptr(fd), "memfd:berth")
+	src, err := os.Open("/proc/self/exe")
+	if err != nil {
+		mem.Close()
+		return nil, fmt.Errorf("monitor: copy self: %w", err)
+	}
+	_, err = io.Copy(mem, src)
+	src.Close()
+	if err != nil {
+		mem.Close()
+		return nil, fmt.Errorf("monitor: copy self: %w", err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		mem.Close()
+		return nil, fmt.Errorf("monitor: seal self: %w", os.NewSyscallError("fcntl(F_ADD_SEALS)", err))
+	}
+	return mem, nil
+}
+
+// prepare runs while the init waits for its config: it undoes the
+// monitor's OOM protection for the container and brings up lo.
+func (m *monitor) prepare() error {
+	m.mu.Lock()
+	pid := m.pid
+	m.mu.Unlock()
+	p := fmt.Sprintf("/proc/%d/oom_score_adj", pid)
+	if err := os.WriteFile(p, []byte("0"), 0); err != nil {
+		return fmt.Errorf("monitor: reset the init's oom_score_adj: %w", err)
+	}
+	if err := loopbackUp(pid); err != nil {
+		return fmt.Errorf("monitor: bring up lo: %w", err)
+	}
+	return nil
+}
+
+// loopbackUp sets IFF_UP on lo in the network namespace of pid, from a
+// thread moved there and back. If it cannot move back, the thread stays
+// locked and dies with its goroutine instead of serving others.
+func loopbackUp(pid int) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		errc <- func() error {
+			self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return &os.PathError{Op: "open", Path: "/proc/thread-self/ns/net", Err: err}
+			}
+			defer unix.Close(self)
+			path := fmt.Sprintf("/proc/%d/ns/net", pid)
+			target, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return &os.PathError{Op: "open", Path: path, Err: err}
+			}
+			defer unix.Close(target)
+			if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
+				return os.NewSyscallError("setns", err)
+			}
+			err = setLinkUp("lo")
+			if unix.Setns(self, unix.CLONE_NEWNET) == nil {
+				runtime.UnlockOSThread()
+			}
+			return err
+		}()
+	}()
+	return <-errc
+}
+
+func setLinkUp(name string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return os.NewSyscallError("ioctl(SIOCGIFFLAGS)", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return os.NewSyscallError("ioctl(SIOCSIFFLAGS)", err)
+	}
+	return nil
+}
+
+// signal sends sig to the init unless it has exited: the pid is ours
+// until reaped, and exited is closed before the reap, under mu.
+func (m *monitor) signal(sig syscall.Signal) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	select {
+	case <-m.exited:
+		return ErrNotRunning
+	default:
+	}
+	if m.pid == 0 {
+		return ErrNotRunning
+	}
+	if err := syscall.Kill(m.pid, sig); err != nil {
+		return fmt.Errorf("kill %d: %w", m.pid, err)
+	}
+	return nil
+}
+
+// stop is Docker's stop: the stop signal, a grace period (negative: for
+// ever), then SIGKILL to the whole cgroup; it returns once the exit is
+// recorded, so that a caller reading state.json next sees it.
+func (m *monitor) stop(timeout time.Duration) error {
+	if err := m.signal(m.spec.stopSignal()); err != nil && !errors.Is(err, ErrNotRunning) {
+		// Docker drops the grace period to 2 s when the signal fails.
+		timeout = 2 * time.Second
+	}
+	if timeout >= 0 {
+		t := time.NewTimer(timeout)
+		killed := false
+		select {
+		case <-m.exited:
+		case <-t.C:
+			killed = true
+		}
+		t.Stop()
+		// Once the init has exited, the monitor's own teardown kills and
+		// deletes the cgroup; racing it here would find the cgroup gone.
+		if killed {
+			if err := m.cleanupKill(); err != nil {
+				select {
+				case <-m.exited: // exited meanwhile: the teardown has it
+				default:
+					return err
+				}
+			}
+		}
+	}
+	t := time.NewTimer(2 * cleanupTimeout)
+	defer t.Stop()
+	select {
+	case <-m.done:
+		return nil
+	case <-t.C:
+		return errors.New("the container did not exit after SIGKILL")
+	}
+}
+
+func (m *monitor) cleanupKill() error {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	return m.cg.KillAll(ctx)
+}
+
+func (m *monitor) cleanupCgroup() {
+	if m.cleanupKill() == nil {
+		_ = m.cg.Delete()
+	}
+}
+
+// serve answers the control socket until ln is closed; every connection
+// is handled by a goroutine counted in conns.
+func (m *monitor) serve(ln *net.UnixListener, conns *sync.WaitGroup) {
+	for {
+		conn, err := ln.AcceptUnix()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		conns.Add(1)
+		go func() {
+			defer conns.Done()
+			defer conn.Close()
+			m.handle(conn)
+		}()
+	}
+}
+
+func (m *monitor) handle(conn *net.UnixConn) {
+	_ = conn.SetReadDeadline(time.Now().Add(requestTimeout))
+	var req request
+	if err := json.NewDecoder(bufio.NewReader(io.LimitReader(conn, 64<<10))).Decode(&req); err != nil {
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	resp := response{OK: true}
+	var err error
+	switch req.Op {
+	case "state":
+		st := m.getState()
+		resp.State = &st
+	case "kill":
+		if req.Signal <= 0 || req.Signal > 64 {
+			err = fmt.Errorf("invalid signal %d", req.Signal)
+		} else {
+			err = m.signal(syscall.Signal(req.Signal))
+		}
+	case "stop":
+		timeout := m.spec.stopTimeout()
+		if req.TimeoutMs != nil {
+			timeout = time.Duration(*req.TimeoutMs) * time.Millisecond
+			if *req.TimeoutMs < 0 {
+				timeout = -1
+			}
+		}
+		err = m.stop(timeout)
+	default:
+		err = fmt.Errorf("unknown op %q", req.Op)
+	}
+	if err != nil {
+		resp = response{Error: err.Error()}
+	}
+	_ = json.NewEncoder(conn).Encode(resp)
+}
