@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-sh/berth/compose"
+	"github.com/berth-sh/berth/runtime/container"
 )
 
 // Default state directories; --root/--run-root and BERTH_ROOT/BERTH_RUN_ROOT move them.
@@ -102,6 +103,7 @@ does, with its own container runtime and no daemon: nothing runs when no contain
 
 	root.AddCommand(
 		newConfigCommand(g, s),
+		newContainerCommand(g, s),
 		newImageCommand(g, s),
 		newLoginCommand(g, s),
 		newLogoutCommand(g, s),
@@ -143,6 +145,10 @@ func execute(args []string, in io.Reader, out, errOut io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	var status exitStatus
+	if errors.As(err, &status) {
+		return exitCode(err) // the container's own code: nothing of berth's to report
+	}
 	fmt.Fprintln(errOut, oneLine(err.Error()))
 	var u usageError
 	if errors.As(err, &u) {
@@ -154,9 +160,19 @@ func execute(args []string, in io.Reader, out, errOut io.Writer) int {
 }
 
 // exitCode maps error classes to exit codes. Every failure is 1, as in docker compose; a command
-// stopped by a signal is 130.
+// stopped by a signal is 130. Container commands follow docker run: bad input (a flag, an image,
+// a value) is 125, and a container's own exit code is passed on.
 func exitCode(err error) int {
-	if errors.Is(err, context.Canceled) {
+	var status exitStatus
+	var u usageError
+	switch {
+	case errors.As(err, &status):
+		return int(status)
+	case errors.Is(err, container.ErrInvalid):
+		return 125
+	case errors.As(err, &u) && u.cmd.Parent() != nil && u.cmd.Parent().Name() == "container":
+		return 125
+	case errors.Is(err, context.Canceled):
 		return 130
 	}
 	return 1

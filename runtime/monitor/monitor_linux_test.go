@@ -63,26 +63,7 @@ func TestMain(m *testing.M) {
 	}
 	// The containers' cgroups go under berth's own parent in each hierarchy; the tests must not
 	// leave that parent behind where they created it.
-	before := map[string]bool{}
-	for _, d := range berthParents() {
-		before[d] = true
-	}
-	code := m.Run()
-	for _, d := range berthParents() {
-		if !before[d] {
-			_ = os.Remove(d) // rmdir: only when empty
-		}
-	}
-	os.Exit(code)
-}
-
-// berthParents lists berth's cgroup parent directory in every hierarchy that has one.
-func berthParents() []string {
-	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", cgroup.DefaultParent))
-	if fi, err := os.Stat(filepath.Join("/sys/fs/cgroup", cgroup.DefaultParent)); err == nil && fi.IsDir() {
-		dirs = append(dirs, filepath.Join("/sys/fs/cgroup", cgroup.DefaultParent))
-	}
-	return dirs
+	os.Exit(testutil.RemoveNewCgroupParents(cgroup.DefaultParent, m.Run))
 }
 
 func self() string {

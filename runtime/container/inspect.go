@@ -1,0 +1,152 @@
+package container
+
+import (
+	"strings"
+	"time"
+)
+
+// Inspection is the subset of Docker's container inspect output berth
+// fills, with Docker's field names.
+type Inspection struct {
+	ID         string `json:"Id"`
+	Created    string
+	Path       string
+	Args       []string
+	State      InspectState
+	Image      string
+	Name       string
+	LogPath    string
+	Config     InspectConfig
+	HostConfig InspectHostConfig
+}
+
+// InspectState is Docker's State block.
+type InspectState struct {
+	Status     string
+	Running    bool
+	Paused     bool
+	Restarting bool
+	OOMKilled  bool
+	Dead       bool
+	Pid        int
+	ExitCode   int
+	Error      string
+	StartedAt  string
+	FinishedAt string
+}
+
+// InspectConfig is Docker's Config block.
+type InspectConfig struct {
+	Hostname    string
+	User        string
+	Env         []string
+	Cmd         []string
+	Image       string
+	WorkingDir  string
+	Entrypoint  []string
+	Labels      map[string]string
+	StopSignal  string `json:",omitempty"`
+	StopTimeout *int   `json:",omitempty"`
+}
+
+// InspectHostConfig is Docker's HostConfig block.
+type InspectHostConfig struct {
+	AutoRemove     bool
+	CapAdd         []string
+	CapDrop        []string
+	Privileged     bool
+	ReadonlyRootfs bool
+	SecurityOpt    []string
+	Memory         int64
+	NanoCpus       int64
+	PidsLimit      *int64
+	Ulimits        []string
+}
+
+// zeroTime is how Docker prints a time that never happened.
+const zeroTime = "0001-01-01T00:00:00Z"
+
+func dockerTime(t time.Time) string {
+	if t.IsZero() {
+		return zeroTime
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// Inspect describes the container as `docker inspect` does.
+func (c *Container) Inspect() (*Inspection, error) {
+	st, err := c.State()
+	if err != nil {
+		return nil, err
+	}
+	o, p := c.Options, c.Process
+	in := &Inspection{
+		ID:      c.ID,
+		Created: dockerTime(c.Created),
+		Image:   c.ImageID,
+		Name:    "/" + c.Name,
+		LogPath: c.logPath(),
+		State: InspectState{
+			Status:     st.Status,
+			Running:    st.Status == StatusRunning,
+			OOMKilled:  st.OOMKilled,
+			ExitCode:   st.ExitCode,
+			Error:      st.Error,
+			StartedAt:  dockerTime(st.StartedAt),
+			FinishedAt: dockerTime(st.FinishedAt),
+		},
+		Config: InspectConfig{
+			Hostname:    p.Hostname,
+			User:        o.User,
+			Env:         p.Env,
+			Image:       o.Image,
+			WorkingDir:  o.WorkingDir,
+			Labels:      o.Labels,
+			StopSignal:  o.StopSignal,
+			StopTimeout: o.StopTimeout,
+		},
+		HostConfig: InspectHostConfig{
+			AutoRemove:     o.AutoRemove,
+			CapAdd:         o.CapAdd,
+			CapDrop:        o.CapDrop,
+			Privileged:     o.Privileged,
+			ReadonlyRootfs: o.ReadOnly,
+			SecurityOpt:    o.SecurityOpt,
+			Memory:         o.Memory,
+			NanoCpus:       int64(o.CPUs * 1e9),
+			Ulimits:        o.Ulimits,
+		},
+	}
+	if in.Config.Labels == nil {
+		in.Config.Labels = map[string]string{}
+	}
+	if o.PidsLimit != 0 {
+		pl := o.PidsLimit
+		in.HostConfig.PidsLimit = &pl
+	}
+	if st.Status == StatusRunning {
+		in.State.Pid = st.Pid
+	}
+	// Docker's Config shows the entrypoint and command in effect, each
+	// from the user when given, else from the image.
+	in.Config.Entrypoint = p.ImageEntrypoint
+	if o.EntrypointSet {
+		in.Config.Entrypoint = o.Entrypoint
+	}
+	in.Config.Cmd = p.ImageCmd
+	if len(o.Cmd) > 0 {
+		in.Config.Cmd = o.Cmd
+	} else if o.EntrypointSet {
+		in.Config.Cmd = nil // a new entrypoint resets the image's command
+	}
+	if len(p.Args) > 0 {
+		in.Path, in.Args = p.Args[0], p.Args[1:]
+	}
+	if in.Args == nil {
+		in.Args = []string{}
+	}
+	return in, nil
+}
+
+// Command is the command line `docker ps` shows.
+func (c *Container) Command() string { return strings.Join(c.Process.Args, " ") }

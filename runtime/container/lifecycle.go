@@ -1,0 +1,213 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/berth-sh/berth/runtime/image"
+	"github.com/berth-sh/berth/runtime/jsonlog"
+	"github.com/berth-sh/berth/runtime/monitor"
+)
+
+// deleteTimeout bounds how long Remove waits for an exited container's
+// monitor to finish its teardown.
+const deleteTimeout = 10 * time.Second
+
+// Start starts the container's monitor, mounting the rootfs again if it is
+// gone (after a reboot). Starting a running container does nothing, as in
+// Docker.
+func (c *Container) Start(ctx context.Context, l *image.Local) error {
+	st, err := c.State()
+	if err != nil {
+		return err
+	}
+	if st.Status == StatusRunning {
+		return nil
+	}
+	if err := c.mount(ctx, l); err != nil {
+		return err
+	}
+	spec, err := c.spec()
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("start %s: find berth's binary: %w", c.Name, err)
+	}
+	if _, err := monitor.Start(ctx, self, spec); err != nil {
+		return fmt.Errorf("start %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// Stop sends the stop signal and SIGKILLs after timeout (nil: the
+// container's --stop-timeout, else 10 s; negative waits for ever). It
+// returns once the container has exited; a stopped container is no error.
+func (c *Container) Stop(ctx context.Context, timeout *time.Duration) error {
+	t := c.stopTimeout()
+	if timeout != nil {
+		t = *timeout
+	}
+	if err := monitor.Stop(ctx, c.RunDir, t); err != nil {
+		return fmt.Errorf("stop %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// Kill sends sig to the container's workload (through its init).
+func (c *Container) Kill(ctx context.Context, sig syscall.Signal) error {
+	st, err := c.State()
+	if err != nil {
+		return err
+	}
+	if st.Status != StatusRunning {
+		return fmt.Errorf("cannot kill container: %s: container %s is not running", c.Name, c.ID)
+	}
+	if err := monitor.Kill(ctx, c.RunDir, sig); err != nil {
+		return fmt.Errorf("kill %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// Wait blocks until the container has exited and returns its final state.
+func (c *Container) Wait(ctx context.Context) (monitor.State, error) {
+	return monitor.Wait(ctx, c.bundle)
+}
+
+// Remove deletes the container: its monitor state and cgroup, the rootfs
+// mount and every file. A running container needs force, which kills it.
+func (c *Container) Remove(ctx context.Context, force bool) error {
+	st, err := c.State()
+	if err != nil {
+		return err
+	}
+	if st.Status == StatusRunning {
+		if !force {
+			return fmt.Errorf("cannot remove container \"/%s\": %w: stop the container before removing or force remove", c.Name, ErrRunning)
+		}
+		if err := monitor.Kill(ctx, c.RunDir, syscall.SIGKILL); err != nil && !errors.Is(err, monitor.ErrNotRunning) {
+			return fmt.Errorf("remove %s: %w", c.Name, err)
+		}
+		if _, err := c.Wait(ctx); err != nil {
+			return fmt.Errorf("remove %s: %w", c.Name, err)
+		}
+	}
+	// The monitor records "exited" just before its last cleanup, so Delete
+	// may briefly find it still there.
+	deadline := time.Now().Add(deleteTimeout)
+	for {
+		err = monitor.Delete(c.bundle, c.RunDir)
+		if err == nil || !errors.Is(err, monitor.ErrRunning) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("remove %s: %w", c.Name, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", c.Name, err)
+	}
+	if err := image.Unmount(c.rootfsPath()); err != nil {
+		return fmt.Errorf("remove %s: %w", c.Name, err)
+	}
+	if err := os.RemoveAll(c.bundle); err != nil {
+		return fmt.Errorf("remove %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// LogOptions are docker logs' flags.
+type LogOptions struct {
+	Follow     bool
+	Tail       int // negative: all
+	Timestamps bool
+	Since      time.Time
+	Until      time.Time
+}
+
+// Logs writes the container's log, stdout entries to out and stderr ones
+// to errOut. With Follow it returns once the container has exited and its
+// whole log is written, or when ctx ends.
+func (c *Container) Logs(ctx context.Context, o LogOptions, out, errOut io.Writer) error {
+	var (
+		last  time.Time
+		atEnd int // entries delivered with Time == last
+	)
+	write := func(e jsonlog.Entry) error {
+		w := out
+		if e.Stream == "stderr" {
+			w = errOut
+		}
+		if e.Time.Equal(last) {
+			atEnd++
+		} else {
+			last, atEnd = e.Time, 1
+		}
+		_, err := w.Write(jsonlog.Format(e, o.Timestamps))
+		return err
+	}
+	ro := jsonlog.ReadOptions{Tail: o.Tail, Since: o.Since, Until: o.Until}
+	st, err := c.State()
+	if err != nil {
+		return err
+	}
+	if !o.Follow || st.Status != StatusRunning {
+		return ignoreMissing(jsonlog.Read(ctx, c.logPath(), ro, write))
+	}
+	// Follow until the container exits, then read once more from the last
+	// entry delivered: the reader polls, so the last lines may not have
+	// been seen when the exit is.
+	started := time.Now()
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		if _, err := c.Wait(fctx); err == nil {
+			cancel()
+		}
+	}()
+	ro.Follow = true
+	err = jsonlog.Read(fctx, c.logPath(), ro, write)
+	cancel()
+	<-exited
+	if err != nil || ctx.Err() != nil {
+		return ignoreMissing(err)
+	}
+	ro.Follow = false
+	skip := 0
+	switch {
+	case !last.IsZero():
+		ro.Since, ro.Tail, skip = last, -1, atEnd
+	case o.Tail >= 0:
+		// Nothing was delivered: only entries written while following are new.
+		ro.Tail = -1
+		if ro.Since.Before(started) {
+			ro.Since = started
+		}
+	}
+	return ignoreMissing(jsonlog.Read(ctx, c.logPath(), ro, func(e jsonlog.Entry) error {
+		if skip > 0 && e.Time.Equal(ro.Since) {
+			skip--
+			return nil
+		}
+		skip = 0
+		return write(e)
+	}))
+}
+
+// ignoreMissing: a container that never started has no log yet.
+func ignoreMissing(err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}

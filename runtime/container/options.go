@@ -1,0 +1,196 @@
+package container
+
+import (
+	"encoding/json"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	mobyseccomp "github.com/moby/profiles/seccomp"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-sh/berth/runtime/cgroup"
+	"github.com/berth-sh/berth/runtime/monitor"
+	"github.com/berth-sh/berth/runtime/pid1"
+	"github.com/berth-sh/berth/runtime/process"
+	"github.com/berth-sh/berth/runtime/rootfs"
+	"github.com/berth-sh/berth/runtime/seccomp"
+)
+
+// minMemory is Docker's minimum --memory (linuxMinMemory).
+const minMemory = 6 * 1024 * 1024
+
+// checkOptions validates what does not need the image and resolves the
+// security settings: capabilities, rlimits, no_new_privs, the seccomp
+// profile and the stop signal.
+func checkOptions(o Options) (resolved, error) {
+	var r resolved
+	if o.Memory < 0 {
+		return r, invalidf("invalid memory limit %d: must be positive", o.Memory)
+	}
+	if o.Memory > 0 && o.Memory < minMemory {
+		return r, invalidf("Minimum memory limit allowed is 6MB")
+	}
+	if n := goruntime.NumCPU(); o.CPUs < 0 || o.CPUs > 0 && o.CPUs < 0.01 || o.CPUs > float64(n) {
+		return r, invalidf("range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", n, n)
+	}
+	if o.PidsLimit < -1 {
+		return r, invalidf("invalid pids limit %d: use -1 for unlimited", o.PidsLimit)
+	}
+	caps, err := process.Capabilities(o.CapAdd, o.CapDrop, o.Privileged)
+	if err != nil {
+		return r, invalid(err)
+	}
+	r.Capabilities = caps
+	for _, u := range o.Ulimits {
+		rl, err := process.ParseUlimit(u)
+		if err != nil {
+			return r, invalid(err)
+		}
+		r.Rlimits = append(r.Rlimits, rl)
+	}
+	profile := "default"
+	if o.Privileged {
+		// Docker runs privileged containers unconfined.
+		profile = "unconfined"
+	}
+	for _, opt := range o.SecurityOpt {
+		k, v, ok := strings.Cut(opt, "=")
+		if !ok {
+			k, v, ok = strings.Cut(opt, ":")
+		}
+		switch {
+		case k == "no-new-privileges" && !ok:
+			r.NoNewPrivs = true
+		case k == "no-new-privileges":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return r, invalidf("invalid --security-opt 2: %q", opt)
+			}
+			r.NoNewPrivs = b
+		case k == "seccomp" && ok && v != "":
+			if !o.Privileged {
+				profile = v
+			}
+		default:
+			return r, invalidf("invalid --security-opt: %q", opt)
+		}
+	}
+	switch profile {
+	case "unconfined":
+	case "default":
+		b, err := json.Marshal(seccomp.Default())
+		if err != nil {
+			return r, err
+		}
+		r.Seccomp = b
+	default:
+		p, err := seccomp.LoadProfile(profile)
+		if err != nil {
+			return r, invalidf("opening seccomp profile (%s) failed: %v", profile, err)
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			return r, err
+		}
+		r.Seccomp = b
+	}
+	if o.StopSignal != "" {
+		sig, err := ParseSignal(o.StopSignal)
+		if err != nil {
+			return r, err
+		}
+		r.StopSignal = int(sig)
+	}
+	return r, nil
+}
+
+// ParseSignal reads a signal as Docker does: "SIGTERM", "TERM", "term" or "15".
+func ParseSignal(s string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 || n > 64 {
+			return 0, invalidf("Invalid signal: %s", s)
+		}
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, invalidf("Invalid signal: %s", s)
+}
+
+// seccompFilter compiles the stored profile against the container's
+// capabilities; nil is unconfined.
+func (c *Container) seccompFilter() ([]seccomp.SockFilter, error) {
+	if len(c.Process.Seccomp) == 0 {
+		return nil, nil
+	}
+	var p mobyseccomp.Seccomp
+	if err := json.Unmarshal(c.Process.Seccomp, &p); err != nil {
+		return nil, invalidf("seccomp profile: %v", err)
+	}
+	prog, err := seccomp.Compile(&p, seccomp.Options{Capabilities: c.Process.Capabilities})
+	if err != nil {
+		return nil, invalidf("seccomp profile: %v", err)
+	}
+	f, err := seccomp.Assemble(prog)
+	if err != nil {
+		return nil, invalidf("seccomp profile: %v", err)
+	}
+	return f, nil
+}
+
+// stopTimeout is the container's grace period for stop.
+func (c *Container) stopTimeout() time.Duration {
+	if t := c.Options.StopTimeout; t != nil {
+		if *t < 0 {
+			return -1
+		}
+		return time.Duration(*t) * time.Second
+	}
+	return monitor.DefaultStopTimeout
+}
+
+// spec is what the monitor runs for this container.
+func (c *Container) spec() (monitor.Spec, error) {
+	filter, err := c.seccompFilter()
+	if err != nil {
+		return monitor.Spec{}, err
+	}
+	o, p := c.Options, c.Process
+	rs := rootfs.Spec{Root: c.rootfsPath(), ReadOnly: o.ReadOnly, Privileged: o.Privileged}
+	if o.Privileged {
+		// Docker gives a privileged container the host's devices.
+		devs, err := rootfs.HostDevices()
+		if err != nil {
+			return monitor.Spec{}, err
+		}
+		rs.Devices = devs
+	}
+	return monitor.Spec{
+		ID:     c.ID,
+		Bundle: c.bundle,
+		RunDir: c.RunDir,
+		Init: pid1.Config{
+			Rootfs:          rs,
+			Hostname:        p.Hostname,
+			Args:            p.Args,
+			Env:             p.Env,
+			Cwd:             p.Cwd,
+			User:            p.User,
+			Capabilities:    p.Capabilities,
+			NoNewPrivileges: p.NoNewPrivs,
+			Seccomp:         filter,
+			Rlimits:         p.Rlimits,
+		},
+		Cgroup:      cgroup.Resources{Memory: o.Memory, CPUs: o.CPUs, PidsLimit: o.PidsLimit},
+		StopSignal:  syscall.Signal(p.StopSignal),
+		StopTimeout: c.stopTimeout(),
+	}, nil
+}
