@@ -35,7 +35,7 @@ lint: ## gofmt, go vet (Linux and another OS) and staticcheck
 	GOOS=darwin $(GO) vet ./...   # other OSes must build and say "not supported"
 	$(GO) run $(STATICCHECK) ./...
 
-bench: ## Benchmarks (load, graph walk); compare with ../shared/bench/compare.sh where Docker runs
+bench: ## Benchmarks: project load, 200 MB pull, run --rm latency, monitor RSS (beside Docker where it runs)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean: ## Remove build output

@@ -69,7 +69,7 @@ type cmd struct {
 	stdin string
 }
 
-func (c cmd) run(t *testing.T) result {
+func (c cmd) run(t testing.TB) result {
 	t.Helper()
 	x := exec.Command(berthBin, c.args...)
 	x.Dir = c.dir
@@ -89,7 +89,7 @@ func (c cmd) run(t *testing.T) result {
 }
 
 // ok runs berth and fails the test unless it exits 0.
-func (c cmd) ok(t *testing.T) result {
+func (c cmd) ok(t testing.TB) result {
 	t.Helper()
 	r := c.run(t)
 	if r.code != 0 {

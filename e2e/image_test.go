@@ -34,7 +34,7 @@ import (
 )
 
 // busyboxRootfs is a tarball of a minimal root filesystem made from Debian's busybox-static.
-func busyboxRootfs(t *testing.T) string {
+func busyboxRootfs(t testing.TB) string {
 	t.Helper()
 	bb := testutil.RequireBusybox(t)
 	var buf bytes.Buffer
@@ -63,7 +63,7 @@ func busyboxRootfs(t *testing.T) string {
 }
 
 // stateEnv gives a test its own berth state root.
-func stateEnv(t *testing.T) []string {
+func stateEnv(t testing.TB) []string {
 	t.Helper()
 	root := t.TempDir()
 	return []string{"BERTH_ROOT=" + root, "BERTH_RUN_ROOT=" + filepath.Join(root, "run"), "DOCKER_CONFIG=" + filepath.Join(root, "docker-config")}

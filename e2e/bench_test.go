@@ -1,0 +1,85 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-sh/berth/internal/testutil"
+)
+
+// BenchmarkContainerRunRm times `berth container run --rm IMG true` from the CLI's start to its
+// exit, and beside it `docker run --rm` of the same root filesystem where a Docker engine answers.
+// The issue's figures: Docker 430 ms, bare runc 60-120 ms; berth's target is 100 ms.
+func BenchmarkContainerRunRm(b *testing.B) {
+	testutil.RequireRoot(b)
+	rootfs := busyboxRootfs(b)
+	dir := b.TempDir()
+	env := stateEnv(b)
+	cmd{args: []string{"image", "import", rootfs, "bench-true:1"}, dir: dir, env: env}.ok(b)
+
+	b.Run("berth", func(b *testing.B) {
+		for b.Loop() {
+			cmd{args: []string{"container", "run", "--rm", "bench-true:1", "/bin/busybox", "true"}, dir: dir, env: env}.ok(b)
+		}
+	})
+	b.Run("docker", func(b *testing.B) {
+		if exec.Command("docker", "info").Run() != nil {
+			b.Skip("needs a running Docker engine (docker info failed)")
+		}
+		if out, err := exec.Command("docker", "import", rootfs, "berth-bench-true:1").CombinedOutput(); err != nil {
+			b.Fatalf("docker import: %v: %s", err, out)
+		}
+		defer exec.Command("docker", "rmi", "-f", "berth-bench-true:1").Run()
+		for b.Loop() {
+			if out, err := exec.Command("docker", "run", "--rm", "berth-bench-true:1", "/bin/busybox", "true").CombinedOutput(); err != nil {
+				b.Fatalf("docker run: %v: %s", err, out)
+			}
+		}
+	})
+}
+
+// BenchmarkMonitorRSS reports the resident memory of the monitor of one running container
+// (target: at most 8 MB; Docker's shim alone is 13-14 MB).
+func BenchmarkMonitorRSS(b *testing.B) {
+	testutil.RequireRoot(b)
+	rootfs := busyboxRootfs(b)
+	dir := b.TempDir()
+	env := stateEnv(b)
+	cmd{args: []string{"image", "import", rootfs, "bench-sleep:1"}, dir: dir, env: env}.ok(b)
+	var rss float64
+	for b.Loop() {
+		b.StopTimer()
+		id := strings.TrimSpace(cmd{args: []string{"container", "run", "-d", "bench-sleep:1", "/bin/busybox", "sleep", "30"}, dir: dir, env: env}.ok(b).stdout)
+		time.Sleep(200 * time.Millisecond) // let the monitor settle (a measurement, not an assertion)
+		root := strings.TrimPrefix(env[0], "BERTH_ROOT=")
+		raw, err := os.ReadFile(filepath.Join(root, "containers", id, "state.json"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var st struct {
+			MonitorPid int `json:"monitor_pid"`
+		}
+		if err := json.Unmarshal(raw, &st); err != nil || st.MonitorPid == 0 {
+			b.Fatalf("state.json: %v %s", err, raw)
+		}
+		status, err := os.ReadFile("/proc/" + strconv.Itoa(st.MonitorPid) + "/status")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				rss = kb / 1024
+			}
+		}
+		cmd{args: []string{"container", "rm", "-f", id}, dir: dir, env: env}.ok(b)
+		b.StartTimer()
+	}
+	b.ReportMetric(rss, "MB-rss")
+}
