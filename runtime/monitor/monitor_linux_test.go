@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,7 +81,7 @@ func newSpec(t *testing.T, script string) Spec {
 	t.Helper()
 	testutil.RequireRoot(t)
 	root := testutil.BusyboxRootfs(t)
-	addSelfLibraries(t, root)
+	testutil.AddLibrariesOf(t, self(), root)
 	// The run dir must be short for the socket path: not under t.TempDir.
 	run, err := os.MkdirTemp("", "bm")
 	if err != nil {
@@ -128,7 +127,7 @@ func newSpec(t *testing.T, script string) Spec {
 		if _, err := os.Stat(spec.RunDir); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("run dir left behind: %v", err)
 		}
-		assertNoHostMounts(t, filepath.Dir(root))
+		testutil.AssertNoMountsUnder(t, filepath.Dir(root))
 	})
 	return spec
 }
@@ -400,62 +399,6 @@ func TestSpecChecks(t *testing.T) {
 	} {
 		if _, err := Start(context.Background(), self(), s); err == nil {
 			t.Errorf("Start(%+v) accepted", s)
-		}
-	}
-}
-
-// addSelfLibraries copies the dynamic loader and libraries of the test
-// binary into root at their host paths (as runtime/pid1's tests do): the
-// init re-executes itself after pivot_root, so a dynamically linked -race
-// binary looks for its loader inside the container. berth itself is static.
-func addSelfLibraries(t *testing.T, root string) {
-	t.Helper()
-	f, err := elf.Open(self())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dynamic := false
-	for _, p := range f.Progs {
-		dynamic = dynamic || p.Type == elf.PT_INTERP
-	}
-	f.Close()
-	if !dynamic {
-		return
-	}
-	out, err := exec.Command("ldd", self()).Output()
-	if err != nil {
-		t.Skipf("dynamically linked test binary and no ldd: %v", err)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		for _, field := range strings.Fields(line) {
-			if !filepath.IsAbs(field) {
-				continue
-			}
-			b, err := os.ReadFile(field)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dst := filepath.Join(root, field)
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(dst, b, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
-
-// assertNoHostMounts fails if any mount of the host's namespace lies under dir.
-func assertNoHostMounts(t *testing.T, dir string) {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, dir) {
-			t.Errorf("mount left on the host: %s", line)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package pid1
 import (
 	"bytes"
 	"context"
-	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -59,7 +58,7 @@ func shConfig(t *testing.T, script string) Config {
 	t.Helper()
 	testutil.RequireRoot(t)
 	root := testutil.BusyboxRootfs(t)
-	addSelfLibraries(t, root)
+	testutil.AddLibrariesOf(t, os.Args[0], root)
 	return Config{
 		Rootfs:       rootfs.Spec{Root: root},
 		Args:         []string{"/bin/sh", "-c", script},
@@ -67,49 +66,6 @@ func shConfig(t *testing.T, script string) Config {
 		Cwd:          "/",
 		User:         process.User{AdditionalGids: []uint32{0}},
 		Capabilities: process.DefaultCapabilities(),
-	}
-}
-
-// addSelfLibraries copies the dynamic loader and libraries of the test
-// binary into root, at their host paths: the init re-executes itself after
-// pivot_root, so a dynamically linked binary (a -race build) looks for its
-// loader inside the container. berth itself is built with CGO_ENABLED=0 and
-// is static, which is the requirement this works around.
-func addSelfLibraries(t *testing.T, root string) {
-	t.Helper()
-	f, err := elf.Open(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	dynamic := false
-	for _, p := range f.Progs {
-		dynamic = dynamic || p.Type == elf.PT_INTERP
-	}
-	f.Close()
-	if !dynamic {
-		return
-	}
-	out, err := exec.Command("ldd", os.Args[0]).Output()
-	if err != nil {
-		t.Skipf("dynamically linked test binary and no ldd: %v", err)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		for _, field := range strings.Fields(line) {
-			if !filepath.IsAbs(field) {
-				continue
-			}
-			b, err := os.ReadFile(field)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dst := filepath.Join(root, field)
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(dst, b, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 }
 
@@ -173,7 +129,7 @@ func start(t *testing.T, cfg Config) *container {
 			_ = c.cmd.Process.Kill()
 			<-c.done
 		}
-		assertNoHostMounts(t, filepath.Dir(c.root))
+		testutil.AssertNoMountsUnder(t, filepath.Dir(c.root))
 		if n := c.processes(""); len(n) > 0 {
 			t.Errorf("processes left in the container's PID namespace: %v", n)
 		}
@@ -253,21 +209,6 @@ func (c *container) waitFor(comm string) {
 func runInit(t *testing.T, cfg Config) (stdout, stderr string, code int) {
 	t.Helper()
 	return start(t, cfg).wait()
-}
-
-// assertNoHostMounts fails if any mount of this (the host's) namespace
-// lies under dir.
-func assertNoHostMounts(t *testing.T, dir string) {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, dir) {
-			t.Errorf("mount left on the host: %s", line)
-		}
-	}
 }
 
 // results parses "key=value" lines of a workload's output.
