@@ -1,13 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/docker/go-units"
@@ -123,26 +121,12 @@ func printContainerRows(w io.Writer, rows []containerRow, o *containerListOption
 		}
 		return nil
 	}
-	switch o.format {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
+	return printListing(w, o.format, rows, func(tw io.Writer) {
+		fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
 		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names)
 		}
-		return nil
-	case "", "table":
-	default:
-		return fmt.Errorf("unsupported format %q: use table or json", o.format)
-	}
-	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names)
-	}
-	return tw.Flush()
+	})
 }
 
 type containerLogsOptions struct {

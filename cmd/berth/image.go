@@ -143,15 +143,11 @@ func newImageLoadCommand(g *globalOptions, s streams) *cobra.Command {
   gunzip -c app.tar.gz | berth image load`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			in := s.in
-			if input != "" {
-				f, err := os.Open(input)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				in = f
+			in, closeIn, err := openInput(input, s.in)
+			if err != nil {
+				return err
 			}
+			defer closeIn()
 			l, err := openImages(g)
 			if err != nil {
 				return err
@@ -213,6 +209,18 @@ func newImageSaveCommand(g *globalOptions, s streams) *cobra.Command {
 	return cmd
 }
 
+// openInput opens the file an archive is read from; "" means standard input.
+func openInput(name string, stdin io.Reader) (io.Reader, func(), error) {
+	if name == "" {
+		return stdin, func() {}, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
+}
+
 // writeFileAtomic writes path through a temp file renamed into place, so a failed save leaves no
 // half-written archive under the name the user asked for.
 func writeFileAtomic(path string, write func(io.Writer) error) error {
@@ -260,15 +268,15 @@ func newImageImportCommand(g *globalOptions, s streams) *cobra.Command {
 				}
 				ref = &r
 			}
-			in := s.in
-			if args[0] != "-" {
-				f, err := os.Open(args[0])
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				in = f
+			file := args[0]
+			if file == "-" {
+				file = "" // standard input, as `docker import -` reads it
 			}
+			in, closeIn, err := openInput(file, s.in)
+			if err != nil {
+				return err
+			}
+			defer closeIn()
 			l, err := openImages(g)
 			if err != nil {
 				return err

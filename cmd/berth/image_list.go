@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/docker/go-units"
@@ -162,35 +161,20 @@ func printImageRows(w io.Writer, rows []imageRow, o *imageListOptions) error {
 		}
 		return nil
 	}
-	switch o.format {
-	case "json":
-		// One object per line, `<none>` unescaped, as Docker's {{json .}} prints them.
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
+	return printListing(w, o.format, rows, func(tw io.Writer) {
+		if o.digests {
+			fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
+		} else {
+			fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+		}
 		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
+			if o.digests {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.Digest, r.ID, r.CreatedSince, r.Size)
+			} else {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size)
 			}
 		}
-		return nil
-	case "", "table":
-	default:
-		return fmt.Errorf("unsupported format %q: use table or json", o.format)
-	}
-	tw := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
-	if o.digests {
-		fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
-	} else {
-		fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
-	}
-	for _, r := range rows {
-		if o.digests {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.Digest, r.ID, r.CreatedSince, r.Size)
-		} else {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.ID, r.CreatedSince, r.Size)
-		}
-	}
-	return tw.Flush()
+	})
 }
 
 func newImageInspectCommand(g *globalOptions, s streams) *cobra.Command {
@@ -244,7 +228,7 @@ func newImageHistoryCommand(g *globalOptions, s streams) *cobra.Command {
 				}
 				return nil
 			}
-			tw := tabwriter.NewWriter(s.out, 10, 1, 3, ' ', 0)
+			tw := newTable(s.out)
 			fmt.Fprintln(tw, "IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT")
 			for _, h := range hist {
 				id, by := h.ID, strings.ReplaceAll(h.CreatedBy, "\t", " ")
