@@ -22,14 +22,19 @@ vet: ## go vet every package
 
 # berth's cgroup parent in each hierarchy: containers started by the tests create it; the test run
 # removes it afterwards, when it did not exist before and is empty (rmdir), once every package's
-# tests are done (a package removing it on its own would race the others' containers).
+# tests are done (a package removing it on its own would race the others' containers), waiting a
+# few seconds for monitors of containers the tests ended to finish removing their own cgroups.
 CGROUP_PARENTS = /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth
 
 test: build vet ## vet, unit, root integration and e2e tests (root-only tests skip, naming why, when not root)
 	@before="$$(ls -d $(CGROUP_PARENTS) 2>/dev/null | tr "\n" " ")"; \
 	BERTH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -race ./...; rc=$$?; \
-	for d in $$(ls -d $(CGROUP_PARENTS) 2>/dev/null); do \
-		case " $$before " in *" $$d "*) ;; *) rmdir "$$d" 2>/dev/null || true ;; esac; \
+	for try in 1 2 3 4 5 6 7 8 9 10; do \
+		left=0; \
+		for d in $$(ls -d $(CGROUP_PARENTS) 2>/dev/null); do \
+			case " $$before " in *" $$d "*) ;; *) rmdir "$$d" 2>/dev/null || left=1 ;; esac; \
+		done; \
+		[ $$left = 0 ] && break; sleep 0.5; \
 	done; \
 	exit $$rc
 

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"path"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -160,56 +159,20 @@ func writeSysctls(sysctls map[string]string) error {
 	return nil
 }
 
-// initialNamespaceInodes are the fixed nsfs inode numbers of the initial
-// namespaces (include/linux/proc_ns.h: PROC_IPC_INIT_INO, and
-// PROC_NET_INIT_INO on kernels from 6.x).
-func initialNamespaceInodes() map[string]uint64 {
-	return map[string]uint64{"ipc": 0xEFFFFFFF, "net": 0xEFFFFFF9}
-}
-
 // sameNamespace reports whether the init's kind namespace counts as the
-// host's: the initial one, the one of the host's init (/proc/1 of the
-// host's procfs, when it may be inspected) or the one of the parent (the
-// monitor, which runs in the host's namespaces; /proc/self/status names
-// it by its host PID, getppid says 0 in a new PID namespace). It is a
-// second line of defence: the caller, which knows the service's
-// network_mode and ipc, checks the keys first.
+// host's (rootfs.HostNamespace: the initial one, the host's init's or the
+// parent's). When nothing could be compared it says no: this is a second
+// line of defence, and the caller, which knows the service's network_mode
+// and ipc, checks the keys first.
 func sameNamespace(kind string) (bool, error) {
-	var self unix.Stat_t
-	p := "/proc/self/ns/" + kind
-	if err := unix.Stat(p, &self); err != nil {
-		return false, fmt.Errorf("pid1: cannot check the %s namespace: %w", kind, &os.PathError{Op: "stat", Path: p, Err: err})
+	whose, err := rootfs.HostNamespace(kind)
+	switch {
+	case errors.Is(err, rootfs.ErrCannotTell):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("pid1: cannot check the %s namespace: %w", kind, err)
 	}
-	if self.Ino == initialNamespaceInodes()[kind] {
-		return true, nil
-	}
-	others := []string{"/proc/1/ns/" + kind}
-	if ppid, err := parentPID(); err == nil && ppid > 0 {
-		others = append(others, "/proc/"+strconv.Itoa(ppid)+"/ns/"+kind)
-	}
-	for _, o := range others {
-		// Unreadable (a non-dumpable process we may not inspect) says
-		// nothing either way.
-		var st unix.Stat_t
-		if unix.Stat(o, &st) == nil && st.Dev == self.Dev && st.Ino == self.Ino {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// parentPID reads the parent's PID from /proc/self/status.
-func parentPID() (int, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
-			return strconv.Atoi(strings.TrimSpace(v))
-		}
-	}
-	return 0, errors.New("pid1: no PPid in /proc/self/status")
+	return whose != "", nil
 }
 
 // startWorkload re-executes berth in workload-exec mode as the init's child

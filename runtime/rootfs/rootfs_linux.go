@@ -123,33 +123,36 @@ func Prepare(s Spec) error {
 }
 
 // initNamespaceInodes are the fixed nsfs inode numbers the kernel gives the
-// initial namespaces (include/linux/proc_ns.h: PROC_UTS_INIT_INO, and
-// PROC_MNT_INIT_INO on newer kernels). Dynamically made namespaces get
-// inode numbers from 0xF0000000 up, so a match is always the host's.
+// initial namespaces (include/linux/proc_ns.h: PROC_UTS_INIT_INO,
+// PROC_IPC_INIT_INO, and PROC_MNT_INIT_INO and PROC_NET_INIT_INO on newer
+// kernels). Dynamically made namespaces get inode numbers from 0xF0000000 up,
+// so a match is always the host's.
 func initNamespaceInodes() map[string]uint64 {
-	return map[string]uint64{"mnt": 0xEFFFFFF8, "uts": 0xEFFFFFFE}
+	return map[string]uint64{"mnt": 0xEFFFFFF8, "uts": 0xEFFFFFFE, "ipc": 0xEFFFFFFF, "net": 0xEFFFFFF9}
 }
 
-// refuseHostNamespace fails when this process's kind namespace ("mnt",
-// "uts") is the host's, or is not its own. /proc is still the host's procfs
-// when Prepare starts, and three things are compared in turn:
+// ErrCannotTell is HostNamespace's answer when nothing could be compared.
+var ErrCannotTell = errors.New("cannot tell whether the namespace is the host's")
+
+// HostNamespace tells whether this process's kind namespace ("mnt", "uts",
+// "ipc", "net") is the host's, and whose it shares ("" when it is its own).
+// /proc must still be the host's procfs. Three things are compared in turn:
 //   - the fixed inode of the initial namespace, where the kernel has one;
 //   - /proc/1 (the host's init), where it may be looked at: a sandbox can
 //     deny even root that (ptrace access mode checks);
-//   - the parent (PPid from /proc/self/status, a host PID here): the caller
-//     must have given the init a namespace of its own.
+//   - the parent (PPid from /proc/self/status, a host PID here, where
+//     getppid says 0 in a new PID namespace).
 //
-// When none of the last two can be read, it refuses, since it cannot tell.
-func refuseHostNamespace(kind, name string) error {
+// When neither of the last two can be read, the error wraps ErrCannotTell.
+// The init and its rootfs both ask, before they act on a namespace.
+func HostNamespace(kind string) (string, error) {
 	var self unix.Stat_t
-	if err := unix.Stat("/proc/self/ns/"+kind, &self); err != nil {
-		return fmt.Errorf("rootfs: cannot check the %s namespace: %w", name, err)
-	}
-	refuse := func(whose string) error {
-		return fmt.Errorf("rootfs: refusing to prepare a rootfs in the %s namespace of %s: the init must run in a new one", name, whose)
+	p := "/proc/self/ns/" + kind
+	if err := unix.Stat(p, &self); err != nil {
+		return "", &os.PathError{Op: "stat", Path: p, Err: err}
 	}
 	if self.Ino == initNamespaceInodes()[kind] {
-		return refuse("the host (the initial namespace)")
+		return "the host (the initial namespace)", nil
 	}
 	same := func(p string) (bool, error) {
 		var st unix.Stat_t
@@ -162,7 +165,7 @@ func refuseHostNamespace(kind, name string) error {
 	var errs []error
 	if eq, err := same("/proc/1/ns/" + kind); err == nil {
 		if eq {
-			return refuse("/proc/1 (the host's init)")
+			return "/proc/1 (the host's init)", nil
 		}
 		checked = true
 	} else {
@@ -173,7 +176,7 @@ func refuseHostNamespace(kind, name string) error {
 	} else if ppid > 0 {
 		eq, err := same("/proc/" + strconv.Itoa(ppid) + "/ns/" + kind)
 		if err == nil && eq {
-			return refuse("the parent process")
+			return "the parent process", nil
 		}
 		if err == nil {
 			checked = true
@@ -182,7 +185,30 @@ func refuseHostNamespace(kind, name string) error {
 		}
 	}
 	if !checked {
-		return fmt.Errorf("rootfs: cannot tell whether the %s namespace is the host's, refusing: %w", name, errors.Join(errs...))
+		return "", &cannotTellError{errors.Join(errs...)}
+	}
+	return "", nil
+}
+
+// cannotTellError carries why nothing could be compared; it matches ErrCannotTell.
+type cannotTellError struct{ why error }
+
+func (e *cannotTellError) Error() string        { return ErrCannotTell.Error() + ": " + e.why.Error() }
+func (e *cannotTellError) Is(target error) bool { return target == ErrCannotTell }
+func (e *cannotTellError) Unwrap() error        { return e.why }
+
+// refuseHostNamespace fails when this process's kind namespace ("mnt",
+// "uts") is the host's, or when that cannot be told: the caller must have
+// given the init a namespace of its own.
+func refuseHostNamespace(kind, name string) error {
+	whose, err := HostNamespace(kind)
+	switch {
+	case errors.Is(err, ErrCannotTell):
+		return fmt.Errorf("rootfs: cannot tell whether the %s namespace is the host's, refusing: %w", name, errors.Unwrap(err))
+	case err != nil:
+		return fmt.Errorf("rootfs: cannot check the %s namespace: %w", name, err)
+	case whose != "":
+		return fmt.Errorf("rootfs: refusing to prepare a rootfs in the %s namespace of %s: the init must run in a new one", name, whose)
 	}
 	return nil
 }
