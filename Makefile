@@ -4,6 +4,8 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin/berth
+# The runtime helper (monitor, init, workload-exec) installed beside berth.
+BIN_RUNTIME := bin/berth-runtime
 # staticcheck comes from the Go module proxy at a version that builds with Go 1.26.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -14,8 +16,9 @@ all: build
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## Build a static bin/berth
+build: ## Build static bin/berth and its runtime helper bin/berth-runtime
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/berth
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN_RUNTIME) ./cmd/berth-runtime
 
 vet: ## go vet every package
 	$(GO) vet ./...

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/berth-sh/berth/runtime/container"
+	"github.com/berth-sh/berth/runtime/image"
 )
 
 // exitStatus is a container's own exit code, which berth exits with (run,
@@ -45,6 +46,11 @@ func newContainerCommand(g *globalOptions, s streams) *cobra.Command {
 		newContainerLogsCommand(g, s),
 		newContainerInspectCommand(g, s),
 		newContainerWaitCommand(g, s),
+		newContainerPauseCommand(g, s),
+		newContainerUnpauseCommand(g, s),
+		newContainerTopCommand(g, s),
+		newContainerStatsCommand(g, s),
+		newContainerRestartCommand(g, s),
 	)
 	return cmd
 }
@@ -72,6 +78,13 @@ type createOptions struct {
 	stopSignal  string
 	stopTimeout int
 	labels      []string
+	interactive bool
+	tty         bool
+	tmpfs       []string
+	logDriver   string
+	logOpts     []string
+	pull        string
+	stdinOnce   bool // set by run, not a flag
 }
 
 func (o *createOptions) addFlags(f *pflag.FlagSet) {
@@ -100,6 +113,12 @@ func (o *createOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.stopSignal, "stop-signal", "", "Signal to stop the container")
 	f.IntVar(&o.stopTimeout, "stop-timeout", 0, "Timeout (in seconds) to stop a container")
 	f.StringArrayVarP(&o.labels, "label", "l", nil, "Set meta data on a container")
+	f.BoolVarP(&o.interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
+	f.BoolVarP(&o.tty, "tty", "t", false, "Allocate a pseudo-TTY")
+	f.StringArrayVar(&o.tmpfs, "tmpfs", nil, "Mount a tmpfs directory")
+	f.StringVar(&o.logDriver, "log-driver", "", "Logging driver for the container (json-file)")
+	f.StringArrayVar(&o.logOpts, "log-opt", nil, "Log driver options")
+	f.StringVar(&o.pull, "pull", "missing", `Pull image before creating ("always", "missing", "never")`)
 }
 
 // options turns the flags and arguments (IMAGE [COMMAND] [ARG...]) into
@@ -110,6 +129,23 @@ func (o *createOptions) options(f *pflag.FlagSet, args []string) (container.Opti
 		Hostname: o.hostname, PidsLimit: o.pidsLimit, CapAdd: o.capAdd, CapDrop: o.capDrop,
 		Privileged: o.privileged, ReadOnly: o.readOnly, Ulimits: o.ulimits,
 		SecurityOpt: o.securityOpt, StopSignal: o.stopSignal, AutoRemove: o.rm,
+		OpenStdin: o.interactive, StdinOnce: o.stdinOnce, Tty: o.tty,
+	}
+	tmpfs, err := container.ParseTmpfs(o.tmpfs)
+	if err != nil {
+		return c, err
+	}
+	c.Tmpfs = tmpfs
+	c.LogDriver = o.logDriver
+	for _, kv := range o.logOpts {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return c, container.Invalid(fmt.Errorf("invalid key value pair format in logging opts: %s", kv))
+		}
+		if c.LogOpts == nil {
+			c.LogOpts = map[string]string{}
+		}
+		c.LogOpts[k] = v
 	}
 	if f.Changed("entrypoint") {
 		// --entrypoint "" clears the image's entrypoint, as in Docker.
@@ -195,17 +231,60 @@ func readEnvFile(path string) ([]string, error) {
 	return withHostValues(lines), nil
 }
 
-// create makes the container the flags describe.
-func createContainer(ctx context.Context, g *globalOptions, o *createOptions, f *pflag.FlagSet, args []string) (*container.Container, error) {
+// createContainer makes the container the flags describe, pulling its image
+// first as --pull says.
+func createContainer(ctx context.Context, g *globalOptions, s streams, o *createOptions, f *pflag.FlagSet, args []string) (*container.Container, *image.Local, error) {
 	opts, err := o.options(f, args)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	l, err := openImages(g)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return container.Create(ctx, l, g.root, g.runRoot, opts)
+	if err := ensureImage(ctx, l, s, opts.Image, o.pull); err != nil {
+		return nil, nil, err
+	}
+	c, err := container.Create(ctx, l, g.root, g.runRoot, opts)
+	return c, l, err
+}
+
+// ensureImage pulls the image as docker run's --pull policy says: always,
+// when missing (saying so first, as Docker does), or never. Pull progress
+// goes to stderr, which keeps stdout for the container.
+func ensureImage(ctx context.Context, l *image.Local, s streams, name, policy string) error {
+	switch policy {
+	case "missing", "always", "never":
+	default:
+		return container.Invalid(fmt.Errorf("invalid pull option: '%s': must be one of \"always\", \"missing\" or \"never\"", policy))
+	}
+	if policy == "never" {
+		return nil
+	}
+	if policy == "missing" {
+		_, err := l.Resolve(name)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, image.ErrNotFound) {
+			return err
+		}
+	}
+	ref, err := image.ParseReference(name)
+	if err != nil {
+		// An ID prefix, say: nothing to pull, Create reports it.
+		return nil
+	}
+	if policy == "missing" {
+		fmt.Fprintf(s.err, "Unable to find image '%s' locally\n", ref.Familiar())
+	}
+	_, err = l.Pull(ctx, ref, image.PullOptions{
+		RemoteOptions: image.RemoteOptions{Progress: progressFor(s.err, false), UserAgent: "berth/" + version},
+	})
+	if err != nil {
+		return container.Invalid(err)
+	}
+	return nil
 }
 
 func newContainerCreateCommand(g *globalOptions, s streams) *cobra.Command {
@@ -216,7 +295,7 @@ func newContainerCreateCommand(g *globalOptions, s streams) *cobra.Command {
 		Example: `  berth container create --name web -m 256m app:latest`,
 		Args:    containerImageArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := createContainer(cmd.Context(), g, o, cmd.Flags(), args)
+			c, _, err := createContainer(cmd.Context(), g, s, o, cmd.Flags(), args)
 			if err != nil {
 				return err
 			}
@@ -232,80 +311,6 @@ func newContainerCreateCommand(g *globalOptions, s streams) *cobra.Command {
 func containerImageArgs(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return usageError{cmd: cmd, err: fmt.Errorf("%q requires at least 1 argument", cmd.CommandPath())}
-	}
-	return nil
-}
-
-func newContainerRunCommand(g *globalOptions, s streams) *cobra.Command {
-	o := &createOptions{}
-	var detach bool
-	cmd := &cobra.Command{
-		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
-		Short: "Create and run a new container from an image",
-		Example: `  berth container run --rm busybox echo hello
-  berth container run -d --name web -m 256m --cpus 0.5 app:latest`,
-		Args: containerImageArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := createContainer(ctx, g, o, cmd.Flags(), args)
-			if err != nil {
-				return err
-			}
-			l, err := openImages(g)
-			if err == nil {
-				err = c.Start(ctx, l)
-			}
-			if err != nil {
-				if o.rm {
-					_ = c.Remove(context.Background(), true)
-				}
-				return err
-			}
-			if detach {
-				fmt.Fprintln(s.out, c.ID)
-				return nil
-			}
-			return runForeground(ctx, c, s, o.rm)
-		},
-	}
-	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
-	o.addFlags(cmd.Flags())
-	return cmd
-}
-
-// runForeground streams the log of a started container until it exits and
-// returns its exit status. A signal to the CLI (ctx) stops the container,
-// and the output is still streamed to its end.
-func runForeground(ctx context.Context, c *container.Container, s streams, rm bool) error {
-	// The log is read with a context of its own: it must outlive ctx, which
-	// ends with the CLI's signal.
-	logsDone := make(chan error, 1)
-	go func() {
-		logsDone <- c.Logs(context.Background(), container.LogOptions{Follow: true, Tail: -1}, s.out, s.err)
-	}()
-	var logErr error
-	select {
-	case logErr = <-logsDone:
-	case <-ctx.Done():
-		if err := c.Stop(context.Background(), nil); err != nil {
-			return err
-		}
-		logErr = <-logsDone
-	}
-	st, err := c.Wait(context.Background())
-	if err != nil {
-		return err
-	}
-	if rm {
-		if err := c.Remove(context.Background(), true); err != nil {
-			return err
-		}
-	}
-	if logErr != nil {
-		return logErr
-	}
-	if st.ExitCode != 0 {
-		return exitStatus(st.ExitCode)
 	}
 	return nil
 }
@@ -348,6 +353,19 @@ func eachContainer(g *globalOptions, args []string, f func(c *container.Containe
 	return errors.Join(errs...)
 }
 
+// stopTimeoutFlag is stop's and restart's -t: nil when not given (the
+// container's own timeout), negative seconds waiting for ever.
+func stopTimeoutFlag(cmd *cobra.Command, seconds int) *time.Duration {
+	if !cmd.Flags().Changed("timeout") {
+		return nil
+	}
+	d := time.Duration(seconds) * time.Second
+	if seconds < 0 {
+		d = -1
+	}
+	return &d
+}
+
 func newContainerStopCommand(g *globalOptions, s streams) *cobra.Command {
 	var timeout int
 	cmd := &cobra.Command{
@@ -356,14 +374,7 @@ func newContainerStopCommand(g *globalOptions, s streams) *cobra.Command {
 		Example: `  berth container stop -t 2 web`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var t *time.Duration
-			if cmd.Flags().Changed("timeout") {
-				d := time.Duration(timeout) * time.Second
-				if timeout < 0 {
-					d = -1
-				}
-				t = &d
-			}
+			t := stopTimeoutFlag(cmd, timeout)
 			return eachContainer(g, args, func(c *container.Container, arg string) error {
 				if err := c.Stop(cmd.Context(), t); err != nil {
 					return err

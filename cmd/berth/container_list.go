@@ -52,11 +52,11 @@ func newContainerListCommand(g *globalOptions, s streams) *cobra.Command {
 			}
 			var rows []containerRow
 			for _, c := range all {
-				st, err := c.State()
+				st, err := c.Status()
 				if err != nil {
 					return err
 				}
-				if !o.all && st.Status != container.StatusRunning {
+				if !o.all && st.Status != container.StatusRunning && st.Status != container.StatusPaused {
 					continue
 				}
 				rows = append(rows, newContainerRow(c, st, o.noTrunc))
@@ -98,12 +98,14 @@ func newContainerRow(c *container.Container, st monitor.State, noTrunc bool) con
 	}
 }
 
-// statusText is Docker's STATUS column: "Up 3 seconds", "Exited (42) 5
-// seconds ago", "Created".
+// statusText is Docker's STATUS column: "Up 3 seconds", "Up 3 seconds
+// (Paused)", "Exited (42) 5 seconds ago", "Created".
 func statusText(st monitor.State) string {
 	switch st.Status {
 	case container.StatusRunning:
 		return "Up " + units.HumanDuration(time.Since(st.StartedAt))
+	case container.StatusPaused:
+		return "Up " + units.HumanDuration(time.Since(st.StartedAt)) + " (Paused)"
 	case container.StatusExited:
 		if st.FinishedAt.IsZero() {
 			return fmt.Sprintf("Exited (%d)", st.ExitCode)

@@ -32,6 +32,7 @@ func TestStatusText(t *testing.T) {
 	}{
 		{monitor.State{Status: "created"}, "Created"},
 		{monitor.State{Status: "running", StartedAt: now.Add(-3 * time.Second)}, "Up 3 seconds"},
+		{monitor.State{Status: "paused", StartedAt: now.Add(-3 * time.Second)}, "Up 3 seconds (Paused)"},
 		{monitor.State{Status: "exited", ExitCode: 42, FinishedAt: now.Add(-5 * time.Second)}, "Exited (42) 5 seconds ago"},
 		{monitor.State{Status: "exited", ExitCode: 137}, "Exited (137)"},
 	} {

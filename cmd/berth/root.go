@@ -165,9 +165,12 @@ func execute(args []string, in io.Reader, out, errOut io.Writer) int {
 func exitCode(err error) int {
 	var status exitStatus
 	var u usageError
+	var coded codedError
 	switch {
 	case errors.As(err, &status):
 		return int(status)
+	case errors.As(err, &coded):
+		return coded.code
 	case errors.Is(err, container.ErrInvalid):
 		return 125
 	case errors.As(err, &u) && u.cmd.Parent() != nil && u.cmd.Parent().Name() == "container":

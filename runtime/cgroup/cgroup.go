@@ -98,9 +98,15 @@ type Resources struct {
 type Stats struct {
 	MemoryUsage uint64 // bytes charged to the cgroup now
 	MemoryLimit uint64 // bytes
-	CPUUsageNs  uint64 // CPU time used by the cgroup's tasks, in nanoseconds
-	PidsCurrent uint64 // tasks (threads count) in the cgroup
-	PidsLimit   uint64
+	// MemoryInactiveFile is the page cache the kernel may reclaim first (total_inactive_file
+	// on v1, inactive_file on v2): Docker shows MemoryUsage without it.
+	MemoryInactiveFile uint64
+	CPUUsageNs         uint64 // CPU time used by the cgroup's tasks, in nanoseconds
+	PidsCurrent        uint64 // tasks (threads count) in the cgroup
+	PidsLimit          uint64
+	// IOReadBytes and IOWriteBytes are the bytes read from and written to block devices, over
+	// all devices (blkio io_service_bytes on v1, io.stat rbytes and wbytes on v2).
+	IOReadBytes, IOWriteBytes uint64
 }
 
 var (

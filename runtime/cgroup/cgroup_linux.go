@@ -516,12 +516,57 @@ func (c *Cgroup) Thaw() error {
 	return nil
 }
 
+// Frozen reports whether the cgroup is frozen or being frozen: freezer.state FROZEN or FREEZING
+// on v1 and hybrid hosts (where Freeze uses the v1 freezer), cgroup.freeze 1 or cgroup.events
+// frozen 1 on v2. Both also report an ancestor's freeze, which holds the cgroup's processes as
+// well. A cgroup without a freezer (no freezer hierarchy, v2 before Linux 5.2) is never frozen.
+func (c *Cgroup) Frozen() (bool, error) {
+	if c.mode == Unified {
+		b, err := os.ReadFile(filepath.Join(c.v2Path, "cgroup.freeze"))
+		if err != nil {
+			return c.noFreezer(err)
+		}
+		if strings.TrimSpace(string(b)) == "1" {
+			return true, nil
+		}
+		v, err := keyedValue(filepath.Join(c.v2Path, "cgroup.events"), "frozen")
+		if err != nil {
+			return false, fmt.Errorf("cgroup %s: frozen: %w", c.name, err)
+		}
+		return v == 1, nil
+	}
+	p, ok := c.v1Paths[cgroup1.Freezer]
+	if !ok {
+		return false, nil
+	}
+	b, err := os.ReadFile(filepath.Join(p, "freezer.state"))
+	if err != nil {
+		return c.noFreezer(err)
+	}
+	return strings.TrimSpace(string(b)) != "THAWED", nil
+}
+
+// noFreezer tells a kernel without the freezer file (never frozen) from a cgroup that is gone.
+func (c *Cgroup) noFreezer(err error) (bool, error) {
+	if errors.Is(err, fs.ErrNotExist) {
+		dir := c.v2Path
+		if c.mode != Unified {
+			dir = c.v1Paths[cgroup1.Freezer]
+		}
+		if _, serr := os.Stat(dir); serr == nil {
+			return false, nil
+		}
+	}
+	return false, fmt.Errorf("cgroup %s: frozen: %w", c.name, err)
+}
+
 // KillAll sends SIGKILL to every process in the cgroup, frozen ones included, and waits until
 // the cgroup is empty or ctx ends. It uses cgroup.kill where the kernel has it (v2 and the
 // unified side of hybrid hosts, Linux 5.14+), which also catches processes forked meanwhile.
 // Otherwise it freezes the cgroup, signals the pids it lists and thaws it again, in a loop:
 // frozen processes cannot exit, so a listed pid cannot be reused by an unrelated process before
-// the signal lands. The cgroup is left thawed.
+// the signal lands. The cgroup is left thawed, a paused one included: a v1 freezer holds even
+// SIGKILL until the thaw (v2 delivers it to frozen tasks, and is thawed after the kill).
 func (c *Cgroup) KillAll(ctx context.Context) error {
 	killFile := ""
 	if c.v2Path != "" {
@@ -540,6 +585,13 @@ func (c *Cgroup) KillAll(ctx context.Context) error {
 		if killFile != "" {
 			if err := writeFile(killFile, "1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("cgroup %s: kill: %w", c.name, err)
+			}
+			if c.v1 == nil {
+				// Signal first, then thaw, as Docker does for a paused container: a cgroup
+				// left frozen would freeze whatever joined it later.
+				if err := writeFile(filepath.Join(c.v2Path, "cgroup.freeze"), "0"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("cgroup %s: kill: thaw: %w", c.name, err)
+				}
 			}
 		}
 		// On hybrid hosts a process could sit in the v1 cgroup only (moved there by something
@@ -631,12 +683,19 @@ func (c *Cgroup) waitFrozen(ctx context.Context, stateFile string) error {
 func (c *Cgroup) Stats() (Stats, error) {
 	var s Stats
 	if c.mode == Unified {
-		m, err := c.v2.StatFiltered(cgroup2.StatMemory | cgroup2.StatCPU | cgroup2.StatPids)
+		m, err := c.v2.StatFiltered(cgroup2.StatMemory | cgroup2.StatCPU | cgroup2.StatPids | cgroup2.StatIO)
 		if err != nil {
 			return s, fmt.Errorf("cgroup %s: stats: %w", c.name, err)
 		}
 		if m.Memory != nil {
 			s.MemoryUsage, s.MemoryLimit = m.Memory.Usage, m.Memory.UsageLimit
+			s.MemoryInactiveFile = m.Memory.InactiveFile
+		}
+		if m.Io != nil {
+			for _, e := range m.Io.Usage {
+				s.IOReadBytes += e.Rbytes
+				s.IOWriteBytes += e.Wbytes
+			}
 		}
 		if m.CPU != nil {
 			s.CPUUsageNs = m.CPU.UsageUsec * 1000
@@ -651,6 +710,19 @@ func (c *Cgroup) Stats() (Stats, error) {
 		}
 		if m.Memory != nil && m.Memory.Usage != nil {
 			s.MemoryUsage, s.MemoryLimit = m.Memory.Usage.Usage, m.Memory.Usage.Limit
+			s.MemoryInactiveFile = m.Memory.TotalInactiveFile
+		}
+		if m.Blkio != nil {
+			// Entries per device and operation (Read, Write, Sync, Async, Discard, Total):
+			// only Read and Write count, as in Docker's BLOCK I/O.
+			for _, e := range m.Blkio.IoServiceBytesRecursive {
+				switch strings.ToLower(e.Op) {
+				case "read":
+					s.IOReadBytes += e.Value
+				case "write":
+					s.IOWriteBytes += e.Value
+				}
+			}
 		}
 		if m.CPU != nil && m.CPU.Usage != nil {
 			s.CPUUsageNs = m.CPU.Usage.Total

@@ -445,8 +445,14 @@ func TestProcsFreezeKillDelete(t *testing.T) {
 		return 0
 	}
 	waitAbove(0)
+	if f, err := c.Frozen(); err != nil || f {
+		t.Errorf("Frozen before Freeze = %v, %v", f, err)
+	}
 	if err := c.Freeze(); err != nil {
 		t.Fatal(err)
+	}
+	if f, err := c.Frozen(); err != nil || !f {
+		t.Errorf("Frozen after Freeze = %v, %v", f, err)
 	}
 	frozen := read()
 	time.Sleep(300 * time.Millisecond)
@@ -455,6 +461,9 @@ func TestProcsFreezeKillDelete(t *testing.T) {
 	}
 	if err := c.Thaw(); err != nil {
 		t.Fatal(err)
+	}
+	if f, err := c.Frozen(); err != nil || f {
+		t.Errorf("Frozen after Thaw = %v, %v", f, err)
 	}
 	waitAbove(frozen)
 
@@ -478,6 +487,9 @@ func TestProcsFreezeKillDelete(t *testing.T) {
 	}
 	if got, err := c.Procs(); err != nil || len(got) != 0 {
 		t.Fatalf("Procs after KillAll = %v, %v", got, err)
+	}
+	if f, err := c.Frozen(); err != nil || f {
+		t.Errorf("Frozen after KillAll of a frozen cgroup = %v, %v; want it left thawed", f, err)
 	}
 	for _, cmd := range []*exec.Cmd{s1, s2, h.cmd} {
 		if err := cmd.Wait(); err == nil {
@@ -673,6 +685,9 @@ func TestStats(t *testing.T) {
 	if st.PidsCurrent != 1 || st.PidsLimit != 16 || st.MemoryLimit != 64*mib || st.MemoryUsage > st.MemoryLimit {
 		t.Errorf("Stats = %+v: want 1 task of limit 16, memory limit %d and usage below it", st, 64*mib)
 	}
+	if st.MemoryInactiveFile > st.MemoryUsage {
+		t.Errorf("inactive file cache %d above the usage %d", st.MemoryInactiveFile, st.MemoryUsage)
+	}
 	if max := uint64(time.Since(start).Nanoseconds()) * uint64(goruntime.NumCPU()); st.CPUUsageNs > max {
 		t.Errorf("CPU usage %d ns in %v", st.CPUUsageNs, time.Since(start))
 	}
@@ -729,7 +744,18 @@ func TestFDIntoCgroupV2(t *testing.T) {
 	if v, err := keyedValue(filepath.Join(c.v2Path, "cgroup.events"), "frozen"); err != nil || v != 1 {
 		t.Errorf("cgroup.events frozen = %d, %v", v, err)
 	}
+	if f, err := c.Frozen(); err != nil || !f {
+		t.Errorf("Frozen after Freeze = %v, %v", f, err)
+	}
 	if err := c.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := c.Frozen(); err != nil || f {
+		t.Errorf("Frozen after Thaw = %v, %v", f, err)
+	}
+	// KillAll of a frozen cgroup: cgroup.kill reaches frozen tasks on v2, and the cgroup is
+	// left thawed.
+	if err := c.Freeze(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -739,6 +765,9 @@ func TestFDIntoCgroupV2(t *testing.T) {
 	}
 	if err := s.Wait(); err == nil {
 		t.Error("sleep exited 0 after KillAll")
+	}
+	if f, err := c.Frozen(); err != nil || f {
+		t.Errorf("Frozen after KillAll = %v, %v; want it left thawed", f, err)
 	}
 	if err := c.Delete(); err != nil {
 		t.Fatal(err)

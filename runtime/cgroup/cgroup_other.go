@@ -42,6 +42,7 @@ func (c *Cgroup) Procs() ([]int, error)             { return nil, errOS(c.name) 
 func (c *Cgroup) KillAll(ctx context.Context) error { return errOS(c.name) }
 func (c *Cgroup) Freeze() error                     { return errOS(c.name) }
 func (c *Cgroup) Thaw() error                       { return errOS(c.name) }
+func (c *Cgroup) Frozen() (bool, error)             { return false, errOS(c.name) }
 func (c *Cgroup) Stats() (Stats, error)             { return Stats{}, errOS(c.name) }
 func (c *Cgroup) OOMKilled() (bool, error)          { return false, errOS(c.name) }
 func (c *Cgroup) Delete() error                     { return errOS(c.name) }

@@ -102,6 +102,18 @@ type Options struct {
 	StopTimeout *int              `json:",omitempty"`
 	Labels      map[string]string `json:",omitempty"`
 	AutoRemove  bool              `json:",omitempty"`
+	// OpenStdin keeps stdin open for attached clients (-i); StdinOnce
+	// closes it when the first attached client is done with it.
+	OpenStdin bool `json:",omitempty"`
+	StdinOnce bool `json:",omitempty"`
+	// Tty gives the container a pseudo-terminal (-t).
+	Tty bool `json:",omitempty"`
+	// Tmpfs maps a container path to tmpfs mount options (--tmpfs).
+	Tmpfs map[string]string `json:",omitempty"`
+	// LogDriver is "" or "json-file", the one berth has; LogOpts are its
+	// options (max-size, max-file).
+	LogDriver string            `json:",omitempty"`
+	LogOpts   map[string]string `json:",omitempty"`
 }
 
 // resolved is what Create worked out from the image and Options; Start

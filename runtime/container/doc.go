@@ -1,6 +1,7 @@
 // Package container keeps Docker-like container records on top of
 // runtime/monitor: what `berth container run|create|start|ls|stop|kill|rm|
-// logs|inspect|wait` work on.
+// logs|inspect|wait|pause|unpause|top|stats|restart` work on. A pause is
+// the cgroup's freezer and nothing else (ops.go).
 //
 // A container is a directory $ROOT/containers/<id> (the monitor's bundle)
 // holding berth's own record, container.json (name, image, creation time,

@@ -45,6 +45,9 @@ type InspectConfig struct {
 	WorkingDir  string
 	Entrypoint  []string
 	Labels      map[string]string
+	Tty         bool
+	OpenStdin   bool
+	StdinOnce   bool
 	StopSignal  string `json:",omitempty"`
 	StopTimeout *int   `json:",omitempty"`
 }
@@ -61,6 +64,14 @@ type InspectHostConfig struct {
 	NanoCpus       int64
 	PidsLimit      *int64
 	Ulimits        []string
+	LogConfig      LogConfig
+	Tmpfs          map[string]string `json:",omitempty"`
+}
+
+// LogConfig is Docker's HostConfig.LogConfig.
+type LogConfig struct {
+	Type   string
+	Config map[string]string
 }
 
 // zeroTime is how Docker prints a time that never happened.
@@ -75,10 +86,11 @@ func dockerTime(t time.Time) string {
 
 // Inspect describes the container as `docker inspect` does.
 func (c *Container) Inspect() (*Inspection, error) {
-	st, err := c.State()
+	st, err := c.Status()
 	if err != nil {
 		return nil, err
 	}
+	running := st.Status == StatusRunning || st.Status == StatusPaused
 	o, p := c.Options, c.Process
 	in := &Inspection{
 		ID:      c.ID,
@@ -88,7 +100,8 @@ func (c *Container) Inspect() (*Inspection, error) {
 		LogPath: c.logPath(),
 		State: InspectState{
 			Status:     st.Status,
-			Running:    st.Status == StatusRunning,
+			Running:    running, // a paused container is still running, as in Docker
+			Paused:     st.Status == StatusPaused,
 			OOMKilled:  st.OOMKilled,
 			ExitCode:   st.ExitCode,
 			Error:      st.Error,
@@ -102,6 +115,9 @@ func (c *Container) Inspect() (*Inspection, error) {
 			Image:       o.Image,
 			WorkingDir:  o.WorkingDir,
 			Labels:      o.Labels,
+			Tty:         o.Tty,
+			OpenStdin:   o.OpenStdin,
+			StdinOnce:   o.StdinOnce,
 			StopSignal:  o.StopSignal,
 			StopTimeout: o.StopTimeout,
 		},
@@ -115,7 +131,12 @@ func (c *Container) Inspect() (*Inspection, error) {
 			Memory:         o.Memory,
 			NanoCpus:       int64(o.CPUs * 1e9),
 			Ulimits:        o.Ulimits,
+			LogConfig:      LogConfig{Type: "json-file", Config: o.LogOpts},
+			Tmpfs:          o.Tmpfs,
 		},
+	}
+	if in.HostConfig.LogConfig.Config == nil {
+		in.HostConfig.LogConfig.Config = map[string]string{}
 	}
 	if in.Config.Labels == nil {
 		in.Config.Labels = map[string]string{}
@@ -124,7 +145,7 @@ func (c *Container) Inspect() (*Inspection, error) {
 		pl := o.PidsLimit
 		in.HostConfig.PidsLimit = &pl
 	}
-	if st.Status == StatusRunning {
+	if running {
 		in.State.Pid = st.Pid
 	}
 	// Docker's Config shows the entrypoint and command in effect, each

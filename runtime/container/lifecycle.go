@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -18,10 +19,25 @@ import (
 // monitor to finish its teardown.
 const deleteTimeout = 10 * time.Second
 
+// StartOptions are what a start needs beyond the container's record.
+type StartOptions struct {
+	// Attach: the caller attaches right after the start and must receive
+	// the output from the very beginning (docker run in the foreground).
+	Attach bool
+	// ConsoleSize is a tty's initial [height, width].
+	ConsoleSize [2]uint16
+}
+
 // Start starts the container's monitor, mounting the rootfs again if it is
 // gone (after a reboot). Starting a running container does nothing, as in
-// Docker.
+// Docker. A workload that cannot be executed fails the start with a
+// *monitor.StartError carrying Docker's exit code (126, 127).
 func (c *Container) Start(ctx context.Context, l *image.Local) error {
+	return c.StartWith(ctx, l, StartOptions{})
+}
+
+// StartWith is Start with options.
+func (c *Container) StartWith(ctx context.Context, l *image.Local, so StartOptions) error {
 	st, err := c.State()
 	if err != nil {
 		return err
@@ -36,14 +52,40 @@ func (c *Container) Start(ctx context.Context, l *image.Local) error {
 	if err != nil {
 		return err
 	}
-	self, err := os.Executable()
+	spec.AttachReplay = so.Attach
+	spec.Init.ConsoleSize = so.ConsoleSize
+	if c.Options.AutoRemove {
+		// With no daemon, the monitor removes a --rm container once it has
+		// exited, by running `berth container rm` in its own place; an
+		// attached `run` takes that over when it is still there.
+		cli, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("start %s: find berth's binary: %w", c.Name, err)
+		}
+		spec.OnExit = []string{cli, "--root", filepath.Dir(filepath.Dir(c.bundle)),
+			"--run-root", filepath.Dir(filepath.Dir(c.RunDir)), "container", "rm", c.ID}
+	}
+	self, err := monitor.Binary()
 	if err != nil {
 		return fmt.Errorf("start %s: find berth's binary: %w", c.Name, err)
 	}
 	if _, err := monitor.Start(ctx, self, spec); err != nil {
+		var se *monitor.StartError
+		if errors.As(err, &se) {
+			return fmt.Errorf("failed to start container %s: %w", c.Name, err)
+		}
 		return fmt.Errorf("start %s: %w", c.Name, err)
 	}
 	return nil
+}
+
+// Attach connects to the running container's stdio.
+func (c *Container) Attach(ctx context.Context, o monitor.AttachOptions) (*monitor.Attachment, error) {
+	a, err := monitor.Attach(ctx, c.RunDir, o)
+	if err != nil {
+		return nil, fmt.Errorf("attach %s: %w", c.Name, err)
+	}
+	return a, nil
 }
 
 // Stop sends the stop signal and SIGKILLs after timeout (nil: the
@@ -77,7 +119,7 @@ func (c *Container) Kill(ctx context.Context, sig syscall.Signal) error {
 
 // Wait blocks until the container has exited and returns its final state.
 func (c *Container) Wait(ctx context.Context) (monitor.State, error) {
-	return monitor.Wait(ctx, c.bundle)
+	return monitor.Wait(ctx, c.bundle, c.RunDir)
 }
 
 // Remove deletes the container: its monitor state and cgroup, the rootfs
@@ -98,21 +140,7 @@ func (c *Container) Remove(ctx context.Context, force bool) error {
 			return fmt.Errorf("remove %s: %w", c.Name, err)
 		}
 	}
-	// The monitor records "exited" just before its last cleanup, so Delete
-	// may briefly find it still there.
-	deadline := time.Now().Add(deleteTimeout)
-	for {
-		err = monitor.Delete(c.bundle, c.RunDir)
-		if err == nil || !errors.Is(err, monitor.ErrRunning) || time.Now().After(deadline) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("remove %s: %w", c.Name, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	if err != nil {
+	if err := c.clearExited(ctx); err != nil {
 		return fmt.Errorf("remove %s: %w", c.Name, err)
 	}
 	if err := image.Unmount(c.rootfsPath()); err != nil {
@@ -122,6 +150,25 @@ func (c *Container) Remove(ctx context.Context, force bool) error {
 		return fmt.Errorf("remove %s: %w", c.Name, err)
 	}
 	return nil
+}
+
+// clearExited removes the monitor's state of an exited container (its
+// cgroup, state.json, run dir). The monitor records "exited" just before
+// its last cleanup, so it may still be finishing: Delete refuses until it is
+// gone, and is retried for up to deleteTimeout.
+func (c *Container) clearExited(ctx context.Context) error {
+	deadline := time.Now().Add(deleteTimeout)
+	for {
+		err := monitor.Delete(c.bundle, c.RunDir)
+		if err == nil || !errors.Is(err, monitor.ErrRunning) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // LogOptions are docker logs' flags.

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-sh/berth/runtime/cgroup"
+	"github.com/berth-sh/berth/runtime/jsonlog"
 	"github.com/berth-sh/berth/runtime/monitor"
 	"github.com/berth-sh/berth/runtime/pid1"
 	"github.com/berth-sh/berth/runtime/process"
@@ -35,6 +36,17 @@ func checkOptions(o Options) (resolved, error) {
 	}
 	if n := goruntime.NumCPU(); o.CPUs < 0 || o.CPUs > 0 && o.CPUs < 0.01 || o.CPUs > float64(n) {
 		return r, invalidf("range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", n, n)
+	}
+	if o.LogDriver != "" && o.LogDriver != "json-file" {
+		return r, invalidf("logging driver %q is not supported by berth: it writes json-file logs", o.LogDriver)
+	}
+	if _, err := jsonlog.ParseOptions(o.LogOpts); err != nil {
+		return r, invalid(err)
+	}
+	for t, opts := range o.Tmpfs {
+		if _, err := tmpfsMount(t, opts); err != nil {
+			return r, err
+		}
 	}
 	if o.PidsLimit < -1 {
 		return r, invalidf("invalid pids limit %d: use -1 for unlimited", o.PidsLimit)
@@ -164,7 +176,15 @@ func (c *Container) spec() (monitor.Spec, error) {
 		return monitor.Spec{}, err
 	}
 	o, p := c.Options, c.Process
-	rs := rootfs.Spec{Root: c.rootfsPath(), ReadOnly: o.ReadOnly, Privileged: o.Privileged}
+	mounts, err := c.tmpfsMounts()
+	if err != nil {
+		return monitor.Spec{}, err
+	}
+	logOpts, err := jsonlog.ParseOptions(o.LogOpts)
+	if err != nil {
+		return monitor.Spec{}, invalid(err)
+	}
+	rs := rootfs.Spec{Root: c.rootfsPath(), ReadOnly: o.ReadOnly, Privileged: o.Privileged, Mounts: mounts}
 	if o.Privileged {
 		// Docker gives a privileged container the host's devices.
 		devs, err := rootfs.HostDevices()
@@ -188,7 +208,11 @@ func (c *Container) spec() (monitor.Spec, error) {
 			NoNewPrivileges: p.NoNewPrivs,
 			Seccomp:         filter,
 			Rlimits:         p.Rlimits,
+			Tty:             o.Tty,
 		},
+		Log:         logOpts,
+		Stdin:       o.OpenStdin,
+		StdinOnce:   o.StdinOnce,
 		Cgroup:      cgroup.Resources{Memory: o.Memory, CPUs: o.CPUs, PidsLimit: o.PidsLimit},
 		StopSignal:  syscall.Signal(p.StopSignal),
 		StopTimeout: c.stopTimeout(),

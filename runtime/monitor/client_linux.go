@@ -3,9 +3,11 @@ package monitor
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -13,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -93,7 +96,7 @@ func Start(ctx context.Context, self string, spec Spec) (State, error) {
 		return State{}, fmt.Errorf("monitor %s: start: %w", spec.ID, err)
 	}
 	if rep.Error != "" {
-		return rep.State, fmt.Errorf("monitor %s: start: %s", spec.ID, rep.Error)
+		return rep.State, &StartError{Msg: rep.Error, ExitCode: rep.State.ExitCode}
 	}
 	return rep.State, nil
 }
@@ -176,8 +179,22 @@ func monitorAlive(pid int, bundle string) bool {
 	return true
 }
 
-// Wait polls state.json until the container has exited or ctx ends.
-func Wait(ctx context.Context, bundle string) (State, error) {
+// Wait returns the container's final state once it has exited, or when ctx
+// ends: from the monitor, which answers the moment the exit is recorded,
+// or by polling state.json when there is no monitor to ask.
+func Wait(ctx context.Context, bundle, runDir string) (State, error) {
+	resp, err := call(ctx, runDir, request{Op: "wait"})
+	if err == nil && resp.State != nil {
+		return *resp.State, nil
+	}
+	if ctx.Err() != nil {
+		return State{}, fmt.Errorf("monitor: wait %s: %w", bundle, ctx.Err())
+	}
+	return pollExit(ctx, bundle)
+}
+
+// pollExit polls state.json until the container has exited or ctx ends.
+func pollExit(ctx context.Context, bundle string) (State, error) {
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	for {
@@ -201,11 +218,21 @@ func Wait(ctx context.Context, bundle string) (State, error) {
 // the container has exited, or when ctx ends. A container without a
 // monitor socket is already stopped, which is not an error (docker stop).
 func Stop(ctx context.Context, runDir string, timeout time.Duration) error {
+	return stop(ctx, runDir, timeout, false)
+}
+
+// StopKeeping is Stop for a restart: the monitor does not run Spec.OnExit
+// (a --rm container is not removed).
+func StopKeeping(ctx context.Context, runDir string, timeout time.Duration) error {
+	return stop(ctx, runDir, timeout, true)
+}
+
+func stop(ctx context.Context, runDir string, timeout time.Duration, keep bool) error {
 	ms := timeout.Milliseconds()
 	if timeout < 0 {
 		ms = -1
 	}
-	_, err := call(ctx, runDir, request{Op: "stop", TimeoutMs: &ms})
+	_, err := call(ctx, runDir, request{Op: "stop", TimeoutMs: &ms, Keep: keep})
 	if errors.Is(err, ErrNotRunning) {
 		return nil
 	}
@@ -310,3 +337,129 @@ func deleteCgroup(id string) error {
 	}
 	return cg.Delete()
 }
+
+// AttachOptions choose what an attached client takes part in.
+type AttachOptions struct {
+	// Stdin sends the client's input to the container.
+	Stdin bool
+	// Remove takes the container's OnExit work (its removal) over from the
+	// monitor once the client has received the exit.
+	Remove bool
+}
+
+// Attachment is a client's connection to a container's stdio.
+type Attachment struct {
+	conn    *net.UnixConn
+	r       *bufio.Reader
+	writeMu sync.Mutex
+}
+
+// Attach connects to the container's monitor: output arrives from then on
+// (or from the start, with Spec.AttachReplay for the first client).
+func Attach(ctx context.Context, runDir string, o AttachOptions) (*Attachment, error) {
+	path := socketPath(runDir)
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("monitor: attach %s: %w", path, ErrNotRunning)
+		}
+		return nil, fmt.Errorf("monitor: attach: %w", err)
+	}
+	conn := c.(*net.UnixConn)
+	a := &Attachment{conn: conn, r: bufio.NewReader(conn)}
+	if err := json.NewEncoder(conn).Encode(request{Op: "attach", Stdin: o.Stdin, Remove: o.Remove}); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("monitor: attach %s: %w", path, err)
+	}
+	line, err := a.r.ReadBytes('\n')
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("monitor: attach %s: %w", path, err)
+	}
+	var resp response
+	if err := json.Unmarshal(line, &resp); err != nil || !resp.OK {
+		conn.Close()
+		return nil, fmt.Errorf("monitor: attach %s: refused: %s", path, resp.Error)
+	}
+	return a, nil
+}
+
+// ErrDetached is returned by Stream when the input ended with it: the
+// client detached (docker's ctrl-p ctrl-q) and the container runs on.
+var ErrDetached = errors.New("detached from the container")
+
+// Stream copies stdin (nil: none) to the container and its output to
+// stdout and stderr until the container exits, and returns its final
+// state. An input that ends with ErrDetached ends the stream with that
+// error; a plain end of input closes the container's stdin.
+func (a *Attachment) Stream(stdin io.Reader, stdout, stderr io.Writer) (State, error) {
+	detached := make(chan struct{})
+	if stdin != nil {
+		go func() {
+			buf := make([]byte, maxFrame)
+			for {
+				n, err := stdin.Read(buf)
+				if n > 0 && a.send(frameStdin, buf[:n]) != nil {
+					return
+				}
+				if errors.Is(err, ErrDetached) {
+					close(detached)
+					a.conn.Close()
+					return
+				}
+				if err != nil {
+					_ = a.send(frameClose, nil)
+					return
+				}
+			}
+		}()
+	}
+	var buf []byte
+	for {
+		kind, p, err := readFrame(a.r, buf)
+		if err != nil {
+			select {
+			case <-detached:
+				return State{}, ErrDetached
+			default:
+			}
+			return State{}, fmt.Errorf("monitor: lost the container's output stream: %w", err)
+		}
+		buf = p[:0]
+		switch kind {
+		case frameStdout:
+			if _, err := stdout.Write(p); err != nil {
+				return State{}, err
+			}
+		case frameStderr:
+			if _, err := stderr.Write(p); err != nil {
+				return State{}, err
+			}
+		case frameExit:
+			var st State
+			if err := json.Unmarshal(p, &st); err != nil {
+				return State{}, fmt.Errorf("monitor: bad exit from the monitor: %w", err)
+			}
+			return st, nil
+		}
+	}
+}
+
+// Resize sets the container's terminal size (a tty container only).
+func (a *Attachment) Resize(height, width uint16) error {
+	var p [4]byte
+	binary.BigEndian.PutUint16(p[:], height)
+	binary.BigEndian.PutUint16(p[2:], width)
+	return a.send(frameResize, p[:])
+}
+
+func (a *Attachment) send(kind byte, p []byte) error {
+	a.writeMu.Lock()
+	defer a.writeMu.Unlock()
+	_, err := a.conn.Write(encodeFrame(kind, p))
+	return err
+}
+
+// Close ends the attachment; the container runs on.
+func (a *Attachment) Close() error { return a.conn.Close() }

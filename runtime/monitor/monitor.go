@@ -50,6 +50,15 @@ var (
 	ErrNotSupported = errors.New("not supported")
 )
 
+// StartError is a container that could not be started: its workload's
+// execve failed (ExitCode 126 or 127, as Docker's) or its setup did.
+type StartError struct {
+	Msg      string
+	ExitCode int
+}
+
+func (e *StartError) Error() string { return e.Msg }
+
 // Spec is what one monitor runs.
 type Spec struct {
 	// ID names the container and its cgroup (letters, digits, '-', '_').
@@ -70,6 +79,22 @@ type Spec struct {
 	// StopTimeout is stop's grace period when the request names none;
 	// zero means DefaultStopTimeout, negative waits for ever.
 	StopTimeout time.Duration
+	// Stdin keeps the container's stdin open for attached clients (docker
+	// run -i); without it stdin is /dev/null. With Init.Tty the workload's
+	// stdin is the pty whatever this says, and attached input goes there.
+	Stdin bool
+	// StdinOnce closes the container's stdin once the first client that
+	// attached it detaches or closes its input (docker run -i).
+	StdinOnce bool
+	// AttachReplay holds the container's output (up to replayLimit) until
+	// the first client attaches and gives it to that client first, so that
+	// `run` loses nothing written before it attached.
+	AttachReplay bool
+	// OnExit is executed in place of the monitor once the container has
+	// exited after a successful start, unless an attached client took it
+	// over (AttachOptions.Remove): docker run --rm's removal, with no
+	// daemon to do it for a detached container.
+	OnExit []string
 }
 
 // State is the content of state.json.
@@ -97,6 +122,10 @@ type specFile struct {
 	LogCompress   bool
 	StopSignal    int
 	StopTimeoutNs int64
+	Stdin         bool     `json:",omitempty"`
+	StdinOnce     bool     `json:",omitempty"`
+	AttachReplay  bool     `json:",omitempty"`
+	OnExit        []string `json:",omitempty"`
 }
 
 func (s *Spec) toFile() specFile {
@@ -104,6 +133,7 @@ func (s *Spec) toFile() specFile {
 		ID: s.ID, Bundle: s.Bundle, RunDir: s.RunDir, Init: s.Init, Cgroup: s.Cgroup,
 		LogMaxSize: s.Log.MaxSize, LogMaxFile: s.Log.MaxFile, LogCompress: s.Log.Compress,
 		StopSignal: int(s.StopSignal), StopTimeoutNs: int64(s.StopTimeout),
+		Stdin: s.Stdin, StdinOnce: s.StdinOnce, AttachReplay: s.AttachReplay, OnExit: s.OnExit,
 	}
 }
 
@@ -112,6 +142,7 @@ func (f *specFile) spec() Spec {
 		ID: f.ID, Bundle: f.Bundle, RunDir: f.RunDir, Init: f.Init, Cgroup: f.Cgroup,
 		Log:        jsonlog.Options{MaxSize: f.LogMaxSize, MaxFile: f.LogMaxFile, Compress: f.LogCompress},
 		StopSignal: syscall.Signal(f.StopSignal), StopTimeout: time.Duration(f.StopTimeoutNs),
+		Stdin: f.Stdin, StdinOnce: f.StdinOnce, AttachReplay: f.AttachReplay, OnExit: f.OnExit,
 	}
 }
 
@@ -125,6 +156,9 @@ func (s *Spec) check() error {
 	}
 	if p := socketPath(s.RunDir); len(p) > maxSocketPath {
 		return fmt.Errorf("monitor %s: spec: socket path %s is %d bytes, the limit is %d", s.ID, p, len(p), maxSocketPath)
+	}
+	if len(s.OnExit) > 0 && !filepath.IsAbs(s.OnExit[0]) {
+		return fmt.Errorf("monitor %s: spec: on-exit program %q is not an absolute path", s.ID, s.OnExit[0])
 	}
 	if s.StopSignal < 0 || s.StopSignal > 64 {
 		return fmt.Errorf("monitor %s: spec: invalid stop signal %d", s.ID, s.StopSignal)
@@ -208,6 +242,11 @@ type request struct {
 	Op        string `json:"op"`
 	Signal    int    `json:"signal,omitempty"`
 	TimeoutMs *int64 `json:"timeout_ms,omitempty"`
+	// Attach's options.
+	Stdin  bool `json:"stdin,omitempty"`
+	Remove bool `json:"remove,omitempty"`
+	// Keep: stop without running Spec.OnExit (a restart).
+	Keep bool `json:"keep,omitempty"`
 }
 
 type response struct {

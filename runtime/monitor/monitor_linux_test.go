@@ -33,14 +33,8 @@ const startHelperArg = "monitor-test-start"
 // end up its children and the tests can reap them instead of leaving
 // zombies to a host PID 1 that may not reap.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 2 && os.Args[1] == MonitorArg {
-		os.Exit(RunMonitor(os.Args[2]))
-	}
-	if len(os.Args) > 1 && os.Args[1] == InitArg {
-		os.Exit(pid1.Main())
-	}
-	if len(os.Args) > 1 && os.Args[1] == pid1.WorkloadExecArg {
-		pid1.ExecWorkload()
+	if code, ok := Dispatch(os.Args); ok {
+		os.Exit(code)
 	}
 	if len(os.Args) > 2 && os.Args[1] == startHelperArg {
 		spec, err := readSpec(os.Args[2])
@@ -172,7 +166,7 @@ func wait(t *testing.T, spec Spec) State {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := Wait(ctx, spec.Bundle)
+	st, err := Wait(ctx, spec.Bundle, spec.RunDir)
 	if err != nil {
 		t.Fatalf("wait: %v", err)
 	}
@@ -230,6 +224,8 @@ func TestRunExitCodeAndLog(t *testing.T) {
 			t.Errorf("log %q lacks %q", joined, want)
 		}
 	}
+	// Wait answers once the exit is recorded; the monitor then finishes.
+	reap(t, st.MonitorPid)
 	if _, err := os.Stat(socketPath(spec.RunDir)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("socket left after exit: %v", err)
 	}

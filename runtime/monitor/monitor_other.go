@@ -4,7 +4,9 @@ package monitor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	goruntime "runtime"
 	"syscall"
 	"time"
@@ -26,13 +28,48 @@ func RunMonitor(bundle string) int { return 1 }
 func Status(bundle string) (State, error) { return State{}, errOS("status") }
 
 // Wait is not supported: containers exist only on Linux.
-func Wait(ctx context.Context, bundle string) (State, error) { return State{}, errOS("wait") }
+func Wait(ctx context.Context, bundle, runDir string) (State, error) {
+	return State{}, errOS("wait")
+}
 
 // Stop is not supported: containers exist only on Linux.
 func Stop(ctx context.Context, runDir string, timeout time.Duration) error { return errOS("stop") }
+
+// StopKeeping is not supported: containers exist only on Linux.
+func StopKeeping(ctx context.Context, runDir string, timeout time.Duration) error {
+	return errOS("stop")
+}
 
 // Kill is not supported: containers exist only on Linux.
 func Kill(ctx context.Context, runDir string, sig syscall.Signal) error { return errOS("kill") }
 
 // Delete is not supported: containers exist only on Linux.
 func Delete(bundle, runDir string) error { return errOS("delete") }
+
+// AttachOptions choose what an attached client takes part in.
+type AttachOptions struct {
+	Stdin  bool
+	Remove bool
+}
+
+// Attachment is a client's connection to a container's stdio.
+type Attachment struct{}
+
+// ErrDetached is returned by Stream when the client detached.
+var ErrDetached = errors.New("detached from the container")
+
+// Attach is not supported: containers exist only on Linux.
+func Attach(ctx context.Context, runDir string, o AttachOptions) (*Attachment, error) {
+	return nil, errOS("attach")
+}
+
+// Stream is not supported: containers exist only on Linux.
+func (a *Attachment) Stream(stdin io.Reader, stdout, stderr io.Writer) (State, error) {
+	return State{}, errOS("attach")
+}
+
+// Resize is not supported: containers exist only on Linux.
+func (a *Attachment) Resize(height, width uint16) error { return errOS("attach") }
+
+// Close is not supported: containers exist only on Linux.
+func (a *Attachment) Close() error { return errOS("attach") }

@@ -14,7 +14,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,10 +24,21 @@ import (
 
 	"github.com/berth-sh/berth/runtime/cgroup"
 	"github.com/berth-sh/berth/runtime/jsonlog"
+	"github.com/berth-sh/berth/runtime/pid1"
 )
 
-// requestTimeout bounds how long a client may take to send its request.
-const requestTimeout = 10 * time.Second
+// initEnv is the init's environment (the workload's is in its config): one
+// P keeps the Go runtime's threads, which count against the container's
+// pids limit and memory, few; GC at a smaller heap keeps its memory low.
+var initEnv = []string{"GOMAXPROCS=1", "GOGC=50"}
+
+const (
+	// requestTimeout bounds how long a client may take to send its request.
+	requestTimeout = 10 * time.Second
+	// attachWait bounds how long an exited container's monitor waits for
+	// the client that started it with AttachReplay to attach.
+	attachWait = 30 * time.Second
+)
 
 // RunMonitor is the monitor mode's entry point (argv[1] == MonitorArg):
 // main.go calls os.Exit(RunMonitor(os.Args[2])). It returns once the
@@ -47,8 +60,15 @@ func RunMonitor(bundle string) int {
 		sendReport(rep, report{State: State{Status: StatusExited, Error: err.Error()}, Error: err.Error()})
 		return 1
 	}
-	m := &monitor{spec: spec, exited: make(chan struct{}), done: make(chan struct{})}
-	return m.run(rep)
+	m := &monitor{spec: spec, exited: make(chan struct{}), done: make(chan struct{}), hub: newHub(spec.AttachReplay)}
+	code := m.run(rep)
+	if code == 0 && len(spec.OnExit) > 0 && !m.handedOver.Load() {
+		// In place of the monitor, so that nothing calls it alive any more.
+		err := syscall.Exec(spec.OnExit[0], spec.OnExit, monitorEnv())
+		fmt.Fprintf(os.Stderr, "berth monitor: run %s: %v\n", spec.OnExit[0], err)
+		return 1
+	}
+	return code
 }
 
 // detach is stage 1: start the monitor proper and exit, so that it is
@@ -84,6 +104,12 @@ type monitor struct {
 	pid    int
 	exited chan struct{} // closed, under mu, once the init has exited (not yet reaped)
 	done   chan struct{} // closed once the exit is recorded in state.json
+
+	hub *hub
+	// handedOver: OnExit is not run, because an attached client that asked
+	// for it (docker run --rm in the foreground) received the exit and does
+	// the work itself, or because a restart stopped the container.
+	handedOver atomic.Bool
 }
 
 func (m *monitor) setState(f func(*State)) State {
@@ -106,9 +132,15 @@ func (m *monitor) getState() State {
 
 // fail records a start failure and reports it.
 func (m *monitor) fail(rep *os.File, err error) int {
+	return m.failWith(rep, err, -1)
+}
+
+// failWith records a start failure with the exit code the container ends
+// with (127 for a command not found, as Docker's).
+func (m *monitor) failWith(rep *os.File, err error, code int) int {
 	st := m.setState(func(s *State) {
 		s.Status = StatusExited
-		s.ExitCode = -1
+		s.ExitCode = code
 		s.Error = err.Error()
 		s.FinishedAt = time.Now().UTC()
 	})
@@ -142,7 +174,7 @@ func (m *monitor) run(rep *os.File) int {
 	defer logw.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	cg, err := cgroup.Create(ctx, m.spec.ID, m.spec.Cgroup)
+	cg, err := cgroup.Create(ctx, m.spec.ID, startupResources(m.spec.Cgroup))
 	cancel()
 	if err != nil {
 		return m.fail(rep, fmt.Errorf("monitor: %w", err))
@@ -162,68 +194,70 @@ func (m *monitor) run(rep *os.File) int {
 		return m.fail(rep, fmt.Errorf("monitor: %w", err))
 	}
 
-	stdoutR, stdoutW, err := os.Pipe()
+	p, err := newInitPipes(m.spec.Stdin && !m.spec.Init.Tty)
 	if err != nil {
 		ln.Close()
 		return m.fail(rep, fmt.Errorf("monitor: %w", err))
 	}
-	stderrR, stderrW, err := os.Pipe()
-	if err != nil {
-		ln.Close()
-		stdoutR.Close()
-		stdoutW.Close()
-		return m.fail(rep, fmt.Errorf("monitor: %w", err))
-	}
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		ln.Close()
-		for _, f := range []*os.File{stdoutR, stdoutW, stderrR, stderrW} {
-			f.Close()
-		}
-		return m.fail(rep, fmt.Errorf("monitor: %w", err))
+	if p.stdinW != nil {
+		m.hub.setStdin(p.stdinW, false, m.spec.StdinOnce)
 	}
 
 	started := make(chan error, 1)
 	waited := make(chan waitResult, 1)
-	go m.startAndWait(stdoutW, stderrW, cfgR, started, waited)
+	go m.startAndWait(p, started, waited)
 	err = <-started
-	stdoutW.Close()
-	stderrW.Close()
-	cfgR.Close()
+	p.closeChildEnds()
 
 	// The log copiers end at EOF, which comes when the last process of
-	// the container holding the pipes is gone.
+	// the container holding the pipes (or the pty) is gone.
 	var copiers sync.WaitGroup
-	for name, r := range map[string]*os.File{"stdout": stdoutR, "stderr": stderrR} {
+	copyOut := func(name string, r *os.File) {
 		copiers.Add(1)
 		go func() {
 			defer copiers.Done()
 			defer r.Close()
-			// Write errors (disk full) are consumed so the pipe keeps
-			// draining; the workload must never block on its stdout.
-			_, _ = io.Copy(logw.Stream(name), r)
+			m.copyOutput(logw.Stream(name), name, r)
 		}()
 	}
+	copyOut("stdout", p.stdoutR)
+	copyOut("stderr", p.stderrR)
 
+	startCode := -1
 	if err == nil {
 		err = m.prepare()
 		if err == nil {
-			err = json.NewEncoder(cfgW).Encode(m.spec.Init)
+			err = json.NewEncoder(p.cfgW).Encode(m.spec.Init)
 			if err != nil {
 				err = fmt.Errorf("monitor: send config to the init: %w", err)
 			}
 		}
+		p.cfgW.Close()
+		if err == nil {
+			var master *os.File
+			master, startCode, err = m.awaitStart(p.ctl)
+			if master != nil {
+				m.hub.setStdin(master, true, false)
+				copyOut("stdout", master)
+			}
+		}
+		if err == nil {
+			err = m.settlePidsLimit()
+		}
 		if err != nil {
 			m.signal(syscall.SIGKILL)
 		}
+	} else {
+		p.cfgW.Close()
 	}
-	cfgW.Close()
 	if err != nil {
 		ln.Close()
 		<-waited // the init was never started, or is being SIGKILLed
 		m.cleanupCgroup()
+		p.ctl.Close()
+		m.hub.closeStdin()
 		copiers.Wait()
-		return m.fail(rep, err)
+		return m.failWith(rep, err, startCode)
 	}
 	st := m.setState(func(s *State) { s.Status = StatusRunning; s.StartedAt = time.Now().UTC() })
 	sendReport(rep, report{State: st})
@@ -267,7 +301,9 @@ func (m *monitor) run(rep *os.File) int {
 	if err := logw.Close(); err != nil && errMsg == "" {
 		errMsg = err.Error()
 	}
-	m.setState(func(s *State) {
+	p.ctl.Close()
+	m.hub.closeStdin()
+	final := m.setState(func(s *State) {
 		s.Status = StatusExited
 		s.ExitCode = code
 		s.OOMKilled = oom
@@ -275,6 +311,17 @@ func (m *monitor) run(rep *os.File) int {
 		s.Error = errMsg
 	})
 	close(m.done)
+	m.hub.finish(final)
+	if m.spec.AttachReplay {
+		// The client that started the container attaches right after the
+		// start; a short-lived container must not be gone by then.
+		t := time.NewTimer(attachWait)
+		select {
+		case <-m.hub.attached:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	ln.Close() // also unlinks the socket
 	<-served
 	conns.Wait()
@@ -301,10 +348,10 @@ func exitCode(ws syscall.WaitStatus) int {
 // startAndWait forks the init and waits for it, on one locked thread that
 // ends only once the init is reaped: PDEATHSIG fires when the thread that
 // forked exits, not the process (go.dev/issue/27505).
-func (m *monitor) startAndWait(stdout, stderr, cfg *os.File, started chan<- error, waited chan<- waitResult) {
+func (m *monitor) startAndWait(p *initPipes, started chan<- error, waited chan<- waitResult) {
 	runtime.LockOSThread()
 	// Never unlocked: the thread exits with this goroutine, after the init.
-	pid, err := m.forkInit(stdout, stderr, cfg)
+	pid, err := m.forkInit(p)
 	if err != nil {
 		started <- err
 		waited <- waitResult{err: err}
@@ -343,31 +390,37 @@ func (m *monitor) startAndWait(stdout, stderr, cfg *os.File, started chan<- erro
 }
 
 // forkInit starts the init from a sealed copy of berth, stopped on its
-// config pipe.
-func (m *monitor) forkInit(stdout, stderr, cfg *os.File) (int, error) {
+// config pipe. The init makes its cgroup namespace itself, once it is in
+// its cgroup (pid1).
+func (m *monitor) forkInit(p *initPipes) (int, error) {
 	exe, err := sealedSelf()
 	if err != nil {
 		return 0, err
 	}
 	defer exe.Close()
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return 0, fmt.Errorf("monitor: %w", err)
+	stdin := p.stdinR
+	if stdin == nil {
+		devnull, err := os.Open(os.DevNull)
+		if err != nil {
+			return 0, fmt.Errorf("monitor: %w", err)
+		}
+		defer devnull.Close()
+		stdin = devnull
 	}
-	defer devnull.Close()
 	// The init executes the memfd by its number in the child, after Go
-	// has moved the descriptors into place (golang/go#61751).
-	files := []uintptr{devnull.Fd(), stdout.Fd(), stderr.Fd(), cfg.Fd(), exe.Fd()}
+	// has moved the descriptors into place (golang/go#61751). Positions
+	// 3 and 4 are pid1.ConfigFD and pid1.ControlFD.
+	files := []uintptr{stdin.Fd(), p.stdoutW.Fd(), p.stderrW.Fd(), p.cfgR.Fd(), p.ctlChild.Fd(), exe.Fd()}
 	path := "/proc/self/fd/" + strconv.Itoa(len(files)-1)
 	sys := &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS |
-			syscall.CLONE_NEWIPC | syscall.CLONE_NEWCGROUP | syscall.CLONE_NEWNET,
+			syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET,
 		// Makes / rprivate in the new mount namespace, so the container's
 		// mounts never propagate to the host.
 		Unshareflags: syscall.CLONE_NEWNS,
 		Pdeathsig:    syscall.SIGKILL,
 	}
-	attr := &syscall.ProcAttr{Dir: "/", Env: []string{}, Files: files, Sys: sys}
+	attr := &syscall.ProcAttr{Dir: "/", Env: initEnv, Files: files, Sys: sys}
 	argv := []string{os.Args[0], InitArg}
 	// cgroup v2: born in the cgroup. Elsewhere (v1, hybrid) FD refuses and
 	// AddProc moves the init while it still waits for its config.
@@ -420,6 +473,54 @@ func sealedSelf() (*os.File, error) {
 		return nil, fmt.Errorf("monitor: seal self: %w", os.NewSyscallError("fcntl(F_ADD_SEALS)", err))
 	}
 	return mem, nil
+}
+
+// startupPids is the room a pids limit gets while the container starts:
+// berth's init (PID 1, a Go process: six threads with GOMAXPROCS=1) and
+// the workload-exec process's threads until its execve.
+const startupPids = 16
+
+// startupResources are the container's limits while it starts.
+func startupResources(r cgroup.Resources) cgroup.Resources {
+	if r.PidsLimit > 0 {
+		r.PidsLimit += startupPids
+	}
+	return r
+}
+
+// settlePidsLimit sets the pids limit the workload lives with once it is
+// started: with Docker the workload is PID 1 and the limit covers it and
+// all it starts; berth's init stays PID 1, so its threads are added and
+// the workload gets exactly the limit asked for.
+func (m *monitor) settlePidsLimit() error {
+	if m.spec.Cgroup.PidsLimit <= 0 {
+		return nil
+	}
+	m.mu.Lock()
+	pid := m.pid
+	m.mu.Unlock()
+	threads, err := threadCount(pid)
+	if err != nil {
+		return fmt.Errorf("monitor: pids limit: %w", err)
+	}
+	if err := m.cg.Update(cgroup.Resources{PidsLimit: m.spec.Cgroup.PidsLimit + int64(threads)}); err != nil {
+		return fmt.Errorf("monitor: pids limit: %w", err)
+	}
+	return nil
+}
+
+// threadCount is the number of threads of process pid.
+func threadCount(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, fmt.Errorf("no thread count in /proc/%d/status", pid)
 }
 
 // prepare runs while the init waits for its config: it undoes the
@@ -491,7 +592,10 @@ func setLinkUp(name string) error {
 }
 
 // signal sends sig to the init unless it has exited: the pid is ours
-// until reaped, and exited is closed before the reap, under mu.
+// until reaped, and exited is closed before the reap, under mu. A paused
+// container is thawed after the signal when Docker would (thawsFor), since
+// a frozen cgroup holds even SIGKILL until then; signal first, so that no
+// frozen process runs again before the signal is pending.
 func (m *monitor) signal(sig syscall.Signal) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -506,7 +610,21 @@ func (m *monitor) signal(sig syscall.Signal) error {
 	if err := syscall.Kill(m.pid, sig); err != nil {
 		return fmt.Errorf("kill %d: %w", m.pid, err)
 	}
+	if m.cg != nil && m.thawsFor(sig) {
+		if frozen, err := m.cg.Frozen(); err == nil && frozen {
+			if err := m.cg.Thaw(); err != nil {
+				return fmt.Errorf("unpause after signal %d: %w", sig, err)
+			}
+		}
+	}
 	return nil
+}
+
+// thawsFor is Docker's rule for a signal sent to a paused container
+// (daemon/kill.go): it unpauses after SIGKILL and after the stop signal,
+// and after any signal when the container has no stop signal of its own.
+func (m *monitor) thawsFor(sig syscall.Signal) bool {
+	return m.spec.StopSignal == 0 || sig == syscall.SIGKILL || sig == m.spec.stopSignal()
 }
 
 // stop is Docker's stop: the stop signal, a grace period (negative: for
@@ -583,14 +701,33 @@ func (m *monitor) serve(ln *net.UnixListener, conns *sync.WaitGroup) {
 
 func (m *monitor) handle(conn *net.UnixConn) {
 	_ = conn.SetReadDeadline(time.Now().Add(requestTimeout))
+	br := bufio.NewReader(conn)
+	dec := json.NewDecoder(io.LimitReader(br, 64<<10))
 	var req request
-	if err := json.NewDecoder(bufio.NewReader(io.LimitReader(conn, 64<<10))).Decode(&req); err != nil {
+	if err := dec.Decode(&req); err != nil {
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	resp := response{OK: true}
 	var err error
 	switch req.Op {
+	case "attach":
+		// Frames follow the request's newline, which the decoder left.
+		rest := bufio.NewReader(io.MultiReader(dec.Buffered(), br))
+		if b, err := rest.ReadByte(); err != nil || b != '\n' {
+			return
+		}
+		if json.NewEncoder(conn).Encode(resp) != nil {
+			return
+		}
+		if m.hub.attach(conn, rest, req.Stdin) && req.Remove {
+			m.handedOver.Store(true)
+		}
+		return
+	case "wait":
+		<-m.done
+		st := m.getState()
+		resp.State = &st
 	case "state":
 		st := m.getState()
 		resp.State = &st
@@ -608,6 +745,10 @@ func (m *monitor) handle(conn *net.UnixConn) {
 				timeout = -1
 			}
 		}
+		if req.Keep {
+			// A restart: the container is started again, not removed.
+			m.handedOver.Store(true)
+		}
 		err = m.stop(timeout)
 	default:
 		err = fmt.Errorf("unknown op %q", req.Op)
@@ -616,4 +757,131 @@ func (m *monitor) handle(conn *net.UnixConn) {
 		resp = response{Error: err.Error()}
 	}
 	_ = json.NewEncoder(conn).Encode(resp)
+}
+
+// initPipes are the init's stdio, its config pipe and its control socket;
+// the child ends go to the init, the others stay with the monitor.
+type initPipes struct {
+	stdinR, stdinW   *os.File // only when the container keeps stdin open
+	stdoutR, stdoutW *os.File
+	stderrR, stderrW *os.File
+	cfgR, cfgW       *os.File
+	ctl, ctlChild    *os.File // SOCK_SEQPACKET pair: pid1.Message from the init
+}
+
+func newInitPipes(stdin bool) (p *initPipes, err error) {
+	p = &initPipes{}
+	defer func() {
+		if err != nil {
+			p.closeAll()
+		}
+	}()
+	if stdin {
+		if p.stdinR, p.stdinW, err = os.Pipe(); err != nil {
+			return nil, err
+		}
+	}
+	if p.stdoutR, p.stdoutW, err = os.Pipe(); err != nil {
+		return nil, err
+	}
+	if p.stderrR, p.stderrW, err = os.Pipe(); err != nil {
+		return nil, err
+	}
+	if p.cfgR, p.cfgW, err = os.Pipe(); err != nil {
+		return nil, err
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socketpair", err)
+	}
+	p.ctl, p.ctlChild = os.NewFile(uintptr(fds[0]), "init-control"), os.NewFile(uintptr(fds[1]), "init-control-child")
+	return p, nil
+}
+
+// closeChildEnds closes the monitor's copies of what the init inherited.
+func (p *initPipes) closeChildEnds() {
+	for _, f := range []*os.File{p.stdinR, p.stdoutW, p.stderrW, p.cfgR, p.ctlChild} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func (p *initPipes) closeAll() {
+	p.closeChildEnds()
+	for _, f := range []*os.File{p.stdinW, p.stdoutR, p.stderrR, p.cfgW, p.ctl} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// copyOutput copies one of the container's output streams to the log and
+// to attached clients until EOF (or EIO: a pty whose last slave closed).
+// Log write errors (disk full) are consumed so the stream keeps draining:
+// the workload must never block on its stdout.
+func (m *monitor) copyOutput(log io.Writer, name string, r io.Reader) {
+	buf := make([]byte, maxFrame)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			_, _ = log.Write(buf[:n])
+			m.hub.output(name, buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// awaitStart reads the init's reports: the pty master first for a tty,
+// then whether the workload's execve worked. A failure carries the exit
+// code the container ends with; an init that dies first is a failure too.
+func (m *monitor) awaitStart(ctl *os.File) (master *os.File, code int, err error) {
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(4))
+	for {
+		n, oobn, _, _, rerr := unix.Recvmsg(int(ctl.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if rerr == unix.EINTR {
+			continue
+		}
+		if rerr != nil {
+			return master, -1, fmt.Errorf("monitor: read the init's report: %w", os.NewSyscallError("recvmsg", rerr))
+		}
+		if n == 0 {
+			return master, -1, errors.New("monitor: the init exited before starting the workload (its reason is in the container's log)")
+		}
+		var msg pid1.Message
+		if err := json.Unmarshal(buf[:n], &msg); err != nil {
+			return master, -1, fmt.Errorf("monitor: bad report from the init: %w", err)
+		}
+		switch {
+		case msg.Pty:
+			f, err := receivedFile(oob[:oobn])
+			if err != nil {
+				return master, -1, err
+			}
+			master = f
+		case msg.Error != "":
+			return master, msg.ExitCode, errors.New(msg.Error)
+		case msg.Started:
+			return master, 0, nil
+		}
+	}
+}
+
+// receivedFile takes the one descriptor of an SCM_RIGHTS message.
+func receivedFile(oob []byte) (*os.File, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil || len(msgs) != 1 {
+		return nil, fmt.Errorf("monitor: the init's pty message carries no descriptor (%v)", err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, fmt.Errorf("monitor: the init's pty message carries %d descriptors (%v)", len(fds), err)
+	}
+	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
 }

@@ -15,6 +15,15 @@ const (
 	// and on which the workload-exec mode reads its spec: the first entry of
 	// exec.Cmd.ExtraFiles or syscall.ProcAttr.Files[3].
 	ConfigFD = 3
+	// ControlFD is the init's end of a SOCK_SEQPACKET socketpair with the
+	// monitor (optional: an init started without one reports nothing). The
+	// init sends Messages on it: the pty master for a Tty container, then
+	// whether the workload's execve succeeded.
+	ControlFD = 4
+	// StatusFD is where the workload-exec mode reports a failure to start
+	// the workload (a Message as JSON) before it exits; it is close-on-exec,
+	// so a successful execve closes it with nothing written.
+	StatusFD = 4
 	// WorkloadExecArg is argv[1] of berth re-executed by the init to become
 	// the workload; main.go must call ExecWorkload when it sees it.
 	WorkloadExecArg = "workload-exec"
@@ -60,6 +69,26 @@ type Config struct {
 	Sysctls map[string]string
 	// Umask of the workload; nil means DefaultUmask.
 	Umask *uint32
+	// Tty gives the workload a pty from the container's own devpts as its
+	// stdin, stdout and stderr and makes it its controlling terminal; the
+	// master goes to the monitor over ControlFD, which must be there.
+	Tty bool `json:",omitempty"`
+	// ConsoleSize is the pty's initial [height, width], as Docker's
+	// HostConfig.ConsoleSize; zero leaves the kernel's default.
+	ConsoleSize [2]uint16 `json:",omitzero"`
+}
+
+// Message is what the init reports to the monitor on ControlFD, one
+// SOCK_SEQPACKET message each, as JSON.
+type Message struct {
+	// Pty: the message carries the pty master (SCM_RIGHTS).
+	Pty bool `json:",omitempty"`
+	// Started: the workload's execve succeeded.
+	Started bool `json:",omitempty"`
+	// Error is why the workload could not be started, with the exit code
+	// the container ends with (126, 127 or 128, as Docker's).
+	Error    string `json:",omitempty"`
+	ExitCode int    `json:",omitempty"`
 }
 
 // workloadSpec is what the init hands to ExecWorkload on ConfigFD: the part

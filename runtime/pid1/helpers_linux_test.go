@@ -36,7 +36,29 @@ func TestMain(m *testing.M) {
 	if os.Getenv(initEnv) == "1" {
 		os.Exit(Main())
 	}
+	if len(os.Args) > 1 && os.Args[1] == syscallProbeArg {
+		syscallProbe()
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
+}
+
+// syscallProbeArg runs the test binary, copied into a container as
+// /bin/probe, as a probe of syscalls busybox has no applet for.
+const syscallProbeArg = "syscall-probe"
+
+// syscallProbe prints name=result for each probed syscall: "ok" or the error.
+func syscallProbe() {
+	result := func(err error) string {
+		if err == nil {
+			return "ok"
+		}
+		return err.Error()
+	}
+	_, err := unix.KeyctlInt(unix.KEYCTL_GET_KEYRING_ID, unix.KEY_SPEC_SESSION_KEYRING, 0, 0, 0)
+	fmt.Printf("keyctl=%s\n", result(err))
+	_, err = unix.AddKey("user", "berth-probe", []byte("x"), unix.KEY_SPEC_PROCESS_KEYRING)
+	fmt.Printf("add_key=%s\n", result(err))
 }
 
 // container is one init started by a test.
@@ -108,11 +130,19 @@ func start(t *testing.T, cfg Config) *container {
 		t.Fatal(err)
 	}
 	r.Close()
-	var st unix.Stat_t
-	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/pid", c.cmd.Process.Pid), &st); err != nil {
-		t.Errorf("stat pid ns: %v", err)
+	// Held open until the cleanup: a namespace that is gone frees its
+	// inode number for the next one, and a test running beside this one
+	// would then count as processes left in this container.
+	nsFile, err := os.Open(fmt.Sprintf("/proc/%d/ns/pid", c.cmd.Process.Pid))
+	if err != nil {
+		t.Errorf("open pid ns: %v", err)
+	} else {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(nsFile.Fd()), &st); err != nil {
+			t.Errorf("stat pid ns: %v", err)
+		}
+		c.pidns = st.Ino
 	}
-	c.pidns = st.Ino
 	go func() {
 		c.err = c.cmd.Wait()
 		cancel()
@@ -132,6 +162,9 @@ func start(t *testing.T, cfg Config) *container {
 		testutil.AssertNoMountsUnder(t, filepath.Dir(c.root))
 		if n := c.processes(""); len(n) > 0 {
 			t.Errorf("processes left in the container's PID namespace: %v", n)
+		}
+		if nsFile != nil {
+			nsFile.Close()
 		}
 	})
 	return c

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -58,8 +59,25 @@ func Run(cfg Config) int {
 }
 
 func run(cfg *Config) (int, error) {
+	// The cgroup namespace unshared below belongs to this thread only, and
+	// the mounts and the workload's fork must happen from it.
+	goruntime.LockOSThread()
 	if err := checkPIDNamespace(); err != nil {
 		return 0, err
+	}
+	// Inherited descriptors (the control socket, the memfd the init runs
+	// from) must not reach the workload-exec child.
+	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	ctl := openControl()
+	if cfg.Tty && ctl == nil {
+		return 0, errors.New("pid1: a tty needs the monitor's control socket")
+	}
+	// A cgroup namespace of its own, rooted at the cgroup the monitor put
+	// the init in before sending the config: created any earlier (with the
+	// clone), it would be rooted at the monitor's cgroup on hosts where the
+	// init is moved into its cgroup after the clone (v1, hybrid).
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return 0, fmt.Errorf("pid1: %w", os.NewSyscallError("unshare(CLONE_NEWCGROUP)", err))
 	}
 	// Nothing in the container may open /proc/1/exe (berth's binary) or
 	// /proc/1/fd; non-dumpable makes those root-owned and ptrace-checked, and
@@ -94,9 +112,43 @@ func run(cfg *Config) (int, error) {
 	if err := os.MkdirAll(ws.Cwd, 0o755); err != nil {
 		return 0, fmt.Errorf("pid1: create working directory: %w", err)
 	}
-	child, err := startWorkload(&ws)
+	stdio := []uintptr{0, 1, 2}
+	var slave *os.File
+	if cfg.Tty {
+		master, s, err := openPty(cfg.ConsoleSize)
+		if err != nil {
+			return 0, err
+		}
+		err = ctl.send(Message{Pty: true}, master)
+		master.Close()
+		if err != nil {
+			s.Close()
+			return 0, err
+		}
+		slave = s
+		stdio = []uintptr{slave.Fd(), slave.Fd(), slave.Fd()}
+	}
+	child, status, err := startWorkload(&ws, stdio, cfg.Tty)
+	if slave != nil {
+		slave.Close()
+	}
 	if err != nil {
 		return 0, err
+	}
+	msg, err := readStatus(status)
+	status.Close()
+	if err != nil {
+		msg = Message{Error: err.Error(), ExitCode: process.ExitStartFailed}
+	}
+	switch {
+	case ctl != nil:
+		if err := ctl.send(msg); err != nil {
+			fmt.Fprintf(os.Stderr, "berth init: %v\n", err)
+		}
+	case msg.Error != "":
+		// Nobody to report to: the message goes where the workload's
+		// output would have.
+		fmt.Fprintln(os.Stderr, msg.Error)
 	}
 	return supervise(child, sigs), nil
 }
@@ -176,31 +228,44 @@ func sameNamespace(kind string) (bool, error) {
 }
 
 // startWorkload re-executes berth in workload-exec mode as the init's child
-// and hands it ws on a pipe at ConfigFD. syscall.ForkExec rather than
+// with stdio as its fds 0-2 (a tty becomes its controlling terminal, in a
+// session of its own), hands it ws on a pipe at ConfigFD and returns the
+// read end of its status pipe (StatusFD). syscall.ForkExec rather than
 // os/exec: the init reaps with wait4(-1), and os.Process would hold a pidfd
 // and race for the same status.
-func startWorkload(ws *workloadSpec) (int, error) {
+func startWorkload(ws *workloadSpec, stdio []uintptr, tty bool) (int, *os.File, error) {
 	data, err := json.Marshal(ws)
 	if err != nil {
-		return 0, fmt.Errorf("pid1: encode workload spec: %w", err)
+		return 0, nil, fmt.Errorf("pid1: encode workload spec: %w", err)
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return 0, fmt.Errorf("pid1: workload spec pipe: %w", err)
+		return 0, nil, fmt.Errorf("pid1: workload spec pipe: %w", err)
 	}
 	defer r.Close()
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		w.Close()
+		return 0, nil, fmt.Errorf("pid1: workload status pipe: %w", err)
+	}
+	defer statusW.Close()
+	sys := &syscall.SysProcAttr{}
+	if tty {
+		sys.Setsid, sys.Setctty, sys.Ctty = true, true, 0
+	}
 	// /proc/self/exe is the binary the init runs from (a sealed memfd when
 	// started by the monitor); it stays reachable after pivot_root since
 	// the link does not go through the mount tree.
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{"berth", WorkloadExecArg}, &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   []string{},
-		Files: []uintptr{0, 1, 2, r.Fd()},
-		Sys:   &syscall.SysProcAttr{},
+		Files: append(stdio, r.Fd(), statusW.Fd()),
+		Sys:   sys,
 	})
 	if err != nil {
 		w.Close()
-		return 0, fmt.Errorf("pid1: start workload: %w", &os.PathError{Op: "fork/exec", Path: "/proc/self/exe", Err: err})
+		statusR.Close()
+		return 0, nil, fmt.Errorf("pid1: start workload: %w", &os.PathError{Op: "fork/exec", Path: "/proc/self/exe", Err: err})
 	}
 	// A goroutine, since a spec larger than the pipe buffer would block
 	// until the child reads it; errors show up as the child's failure.
@@ -208,7 +273,7 @@ func startWorkload(ws *workloadSpec) (int, error) {
 		_, _ = w.Write(data)
 		w.Close()
 	}()
-	return pid, nil
+	return pid, statusR, nil
 }
 
 // supervise is PID 1's loop: reap, forward, and once the workload is gone

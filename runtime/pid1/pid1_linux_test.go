@@ -275,6 +275,7 @@ unshare -U true 2>/tmp/err; echo "unshare=$? $(cat /tmp/err)"
 mount -t tmpfs t /mnt 2>/tmp/err; echo "mount=$? $(cat /tmp/err)"
 (echo x >> /proc/1/exe) 2>/dev/null; echo "exe_write=$?"
 echo "cwd=$(readlink /proc/$$/cwd)"
+/bin/probe syscall-probe
 `
 
 func TestSecurity(t *testing.T) {
@@ -301,6 +302,7 @@ func TestSecurity(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := shConfig(t, securityScript)
+			copyFile(t, os.Args[0], filepath.Join(cfg.Rootfs.Root, "bin", "probe"))
 			cfg.Capabilities = caps
 			cfg.Seccomp = defaultSeccomp(t, caps)
 			cfg.NoNewPrivileges = tc.nnp
@@ -328,6 +330,11 @@ func TestSecurity(t *testing.T) {
 					t.Errorf("%s = %q, want %q", k, r[k], want)
 				}
 			}
+			for _, k := range []string{"keyctl", "add_key"} {
+				if r[k] != "operation not permitted" {
+					t.Errorf("%s: %q, want EPERM from the seccomp filter", k, r[k])
+				}
+			}
 			for _, k := range []string{"unshare", "mount"} {
 				if !strings.HasPrefix(r[k], "1 ") || !strings.Contains(strings.ToLower(r[k]), "not permitted") && !strings.Contains(r[k], "permission denied") {
 					t.Errorf("%s: %q, want a failure with EPERM", k, r[k])
@@ -340,5 +347,16 @@ func TestSecurity(t *testing.T) {
 				t.Logf("stdout %q, stderr %q", out, errOut)
 			}
 		})
+	}
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -28,8 +28,50 @@ func ExecWorkload() {
 	// per-thread; execve from the same thread makes them the process's.
 	runtime.LockOSThread()
 	code, msg := execWorkload()
-	fmt.Fprintln(os.Stderr, msg)
+	if !reportStatus(code, msg) {
+		fmt.Fprintln(os.Stderr, msg)
+	}
 	os.Exit(code)
+}
+
+// reportStatus writes the failure to StatusFD for the init, which tells the
+// monitor (and so the CLI, as Docker's daemon tells its client). It reports
+// whether that worked; if not the message goes to stderr instead.
+func reportStatus(code int, msg string) bool {
+	b, err := json.Marshal(Message{Error: msg, ExitCode: code})
+	if err != nil {
+		return false
+	}
+	n, err := unix.Write(StatusFD, b)
+	return err == nil && n == len(b)
+}
+
+// fixStdioPermissions gives the user the stdio descriptors the init passed
+// (pipes, the pty slave), as runc does: a non-root workload must be able to
+// open /dev/stdout or its terminal again. /dev/null is left alone, and so is
+// the group (the pty's is tty).
+func fixStdioPermissions(uid uint32) error {
+	var null unix.Stat_t
+	if err := unix.Stat("/dev/null", &null); err != nil {
+		return &fs.PathError{Op: "stat", Path: "/dev/null", Err: err}
+	}
+	for fd := 0; fd <= 2; fd++ {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return os.NewSyscallError("fstat", err)
+		}
+		if st.Uid == uid || (st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == null.Rdev) {
+			continue
+		}
+		if err := unix.Fchown(fd, int(uid), int(st.Gid)); err != nil {
+			// A read-only /dev or an owner outside reach: leave it, as runc does.
+			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS) {
+				continue
+			}
+			return fmt.Errorf("chown stdio fd %d: %w", fd, os.NewSyscallError("fchown", err))
+		}
+	}
+	return nil
 }
 
 // setupError is a failure before execve that is not the executable's fault.
@@ -72,6 +114,9 @@ func execWorkload() (int, string) {
 			return setupError(fmt.Errorf("working directory: %w", &fs.PathError{Op: "chdir", Path: ws.Cwd, Err: err}))
 		}
 		chdirLater = true
+	}
+	if err := fixStdioPermissions(ws.User.UID); err != nil {
+		return setupError(err)
 	}
 	if err := dropBounding(capMask); err != nil {
 		return setupError(err)

@@ -1,0 +1,102 @@
+package pid1
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// control is the init's end of the socketpair with the monitor, or nil when
+// the init was started without one (tests that drive the init directly).
+type control struct{ fd int }
+
+// openControl returns the socket at ControlFD, if that is one.
+func openControl() *control {
+	var st unix.Stat_t
+	if err := unix.Fstat(ControlFD, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return nil
+	}
+	return &control{fd: ControlFD}
+}
+
+// send writes m as one message, with files attached (SCM_RIGHTS).
+func (c *control) send(m Message, files ...*os.File) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var oob []byte
+	if len(files) > 0 {
+		fds := make([]int, len(files))
+		for i, f := range files {
+			fds[i] = int(f.Fd())
+		}
+		oob = unix.UnixRights(fds...)
+	}
+	for {
+		err = unix.Sendmsg(c.fd, b, oob, nil, 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("pid1: report to the monitor: %w", os.NewSyscallError("sendmsg", err))
+	}
+	return nil
+}
+
+// openPty opens a pty pair from the container's own devpts instance (the
+// root is already the container's): the master for the monitor, the slave
+// for the workload. The slave comes from TIOCGPTPEER, which opens the peer
+// of this very master without a path lookup in /dev/pts.
+func openPty(size [2]uint16) (master, slave *os.File, err error) {
+	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pid1: open the pty master: %w", &os.PathError{Op: "open", Path: "/dev/ptmx", Err: err})
+	}
+	master = os.NewFile(uintptr(mfd), "/dev/ptmx")
+	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
+		master.Close()
+		return nil, nil, fmt.Errorf("pid1: unlock the pty: %w", os.NewSyscallError("ioctl(TIOCSPTLCK)", err))
+	}
+	// The argument is the slave's open flags.
+	sfd, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(mfd), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	if errno != 0 {
+		master.Close()
+		return nil, nil, fmt.Errorf("pid1: open the pty slave: %w", os.NewSyscallError("ioctl(TIOCGPTPEER)", errno))
+	}
+	slave = os.NewFile(sfd, "pty-slave")
+	if size[0] > 0 && size[1] > 0 {
+		ws := &unix.Winsize{Row: size[0], Col: size[1]}
+		if err := unix.IoctlSetWinsize(mfd, unix.TIOCSWINSZ, ws); err != nil {
+			master.Close()
+			slave.Close()
+			return nil, nil, fmt.Errorf("pid1: set the pty size: %w", os.NewSyscallError("ioctl(TIOCSWINSZ)", err))
+		}
+	}
+	return master, slave, nil
+}
+
+// readStatus reads what the workload-exec child reported on its status
+// pipe: nothing (EOF at once) when its execve succeeded.
+func readStatus(r io.Reader) (Message, error) {
+	b, err := io.ReadAll(io.LimitReader(r, 64<<10))
+	if err != nil {
+		return Message{}, fmt.Errorf("pid1: read the workload's start status: %w", err)
+	}
+	if len(b) == 0 {
+		return Message{Started: true}, nil
+	}
+	var m Message
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Message{}, fmt.Errorf("pid1: bad start status from the workload: %w", err)
+	}
+	if m.Error == "" {
+		return Message{}, errors.New("pid1: the workload reported a failure without a reason")
+	}
+	return m, nil
+}
