@@ -261,6 +261,10 @@ func TestContainerBadInput(t *testing.T) {
 		{[]string{"--ulimit", "nofile", "bb:1"}, "invalid ulimit argument: nofile"},
 		{[]string{"--security-opt", "apparmor-ish", "bb:1"}, "invalid --security-opt"},
 		{[]string{"bb:nocmd"}, "no command specified"},
+		{[]string{"-u", "nosuchuser", "bb:1"}, "unable to find user nosuchuser: no matching entries in passwd file"},
+		{[]string{"-u", "0:nosuchgroup", "bb:1"}, "unable to find group nosuchgroup"},
+		{[]string{"--cpus", "lots", "bb:1"}, `invalid argument "lots" for "--cpus" flag`},
+		{[]string{"--stop-signal", "SIGNOPE", "bb:1"}, "Invalid signal: SIGNOPE"},
 	} {
 		r := e.run(append([]string{"container", "run", "--rm"}, tc.args...)...)
 		lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")

@@ -268,7 +268,7 @@ func Create(ctx context.Context, l *image.Local, root, runRoot string, o Options
 	p, err := process.Resolve(c.rootfsPath(), cfgFile.Config, process.Overrides{
 		Entrypoint: o.Entrypoint, EntrypointSet: o.EntrypointSet,
 		Cmd: o.Cmd, CmdSet: len(o.Cmd) > 0,
-		Env: o.Env, WorkingDir: o.WorkingDir, User: o.User, Hostname: hostname,
+		Env: o.Env, WorkingDir: o.WorkingDir, User: o.User, Hostname: hostname, Tty: o.Tty,
 	})
 	if err != nil {
 		return nil, invalid(err)
