@@ -44,6 +44,44 @@ func BenchmarkContainerRunRm(b *testing.B) {
 	})
 }
 
+// BenchmarkContainerExec times `berth container exec C true` in a running container, and beside
+// it `docker exec` where a Docker engine answers. The target is at most 50 ms.
+func BenchmarkContainerExec(b *testing.B) {
+	testutil.RequireRoot(b)
+	rootfs := busyboxRootfs(b)
+	dir := b.TempDir()
+	env := stateEnv(b)
+	cmd{args: []string{"image", "import", rootfs, "bench-exec:1"}, dir: dir, env: env}.ok(b)
+
+	b.Run("berth", func(b *testing.B) {
+		id := strings.TrimSpace(cmd{args: []string{"container", "run", "-d", "bench-exec:1", "/bin/busybox", "sleep", "600"}, dir: dir, env: env}.ok(b).stdout)
+		defer cmd{args: []string{"container", "rm", "-f", id}, dir: dir, env: env}.run(b)
+		for b.Loop() {
+			cmd{args: []string{"container", "exec", id, "/bin/busybox", "true"}, dir: dir, env: env}.ok(b)
+		}
+	})
+	b.Run("docker", func(b *testing.B) {
+		if exec.Command("docker", "info").Run() != nil {
+			b.Skip("needs a running Docker engine (docker info failed)")
+		}
+		if out, err := exec.Command("docker", "import", rootfs, "berth-bench-exec:1").CombinedOutput(); err != nil {
+			b.Fatalf("docker import: %v: %s", err, out)
+		}
+		defer exec.Command("docker", "rmi", "-f", "berth-bench-exec:1").Run()
+		out, err := exec.Command("docker", "run", "-d", "berth-bench-exec:1", "/bin/busybox", "sleep", "600").Output()
+		if err != nil {
+			b.Fatalf("docker run: %v", err)
+		}
+		id := strings.TrimSpace(string(out))
+		defer exec.Command("docker", "rm", "-f", id).Run()
+		for b.Loop() {
+			if out, err := exec.Command("docker", "exec", id, "/bin/busybox", "true").CombinedOutput(); err != nil {
+				b.Fatalf("docker exec: %v: %s", err, out)
+			}
+		}
+	})
+}
+
 // BenchmarkMonitorRSS reports the resident memory of the monitor of one running container
 // (target: at most 8 MB; Docker's shim alone is 13-14 MB): its RSS, the anonymous part of it
 // (the rest is berth-runtime's text, shared by every monitor), and the RSS of the container's

@@ -51,6 +51,7 @@ func newContainerCommand(g *globalOptions, s streams) *cobra.Command {
 		newContainerTopCommand(g, s),
 		newContainerStatsCommand(g, s),
 		newContainerRestartCommand(g, s),
+		newContainerExecCommand(g, s),
 	)
 	return cmd
 }

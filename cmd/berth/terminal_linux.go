@@ -59,3 +59,8 @@ func terminalSize(fd int) [2]uint16 {
 
 // resizeSignal is the signal a terminal's size change sends.
 var resizeSignal os.Signal = unix.SIGWINCH
+
+// setTerminalSize sets the size of the terminal fd is (a pty master).
+func setTerminalSize(fd int, size [2]uint16) error {
+	return unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Row: size[0], Col: size[1]})
+}

@@ -22,3 +22,6 @@ func terminalSize(int) [2]uint16 { return [2]uint16{} }
 
 // resizeSignal is not watched off Linux.
 var resizeSignal os.Signal = nil
+
+// setTerminalSize is not supported off Linux.
+func setTerminalSize(int, [2]uint16) error { return errors.New("terminals need Linux") }

@@ -247,6 +247,9 @@ type request struct {
 	Remove bool `json:"remove,omitempty"`
 	// Keep: stop without running Spec.OnExit (a restart).
 	Keep bool `json:"keep,omitempty"`
+	// Exec's process; Detach leaves it running when the client goes.
+	Exec   *pid1.ExecRequest `json:"exec,omitempty"`
+	Detach bool              `json:"detach,omitempty"`
 }
 
 type response struct {

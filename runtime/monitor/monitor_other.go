@@ -3,10 +3,13 @@
 package monitor
 
 import (
+	"github.com/berth-sh/berth/runtime/pid1"
+
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	goruntime "runtime"
 	"syscall"
 	"time"
@@ -73,3 +76,17 @@ func (a *Attachment) Resize(height, width uint16) error { return errOS("attach")
 
 // Close is not supported: containers exist only on Linux.
 func (a *Attachment) Close() error { return errOS("attach") }
+
+// ExecSession is a client's exec.
+type ExecSession struct{ Pty *os.File }
+
+// Exec is not supported: containers exist only on Linux.
+func Exec(ctx context.Context, runDir string, req pid1.ExecRequest, stdio []*os.File, detach bool) (*ExecSession, error) {
+	return nil, errOS("exec")
+}
+
+// Wait is not supported: containers exist only on Linux.
+func (s *ExecSession) Wait() (int, error) { return -1, errOS("exec") }
+
+// Close is not supported: containers exist only on Linux.
+func (s *ExecSession) Close() error { return errOS("exec") }

@@ -106,6 +106,8 @@ type monitor struct {
 	done   chan struct{} // closed once the exit is recorded in state.json
 
 	hub *hub
+	// link talks to the init once the workload runs (exec sessions).
+	link *initLink
 	// handedOver: OnExit is not run, because an attached client that asked
 	// for it (docker run --rm in the foreground) received the exit and does
 	// the work itself, or because a restart stopped the container.
@@ -259,6 +261,12 @@ func (m *monitor) run(rep *os.File) int {
 		copiers.Wait()
 		return m.failWith(rep, err, startCode)
 	}
+	m.link = newInitLink(p.ctl)
+	linkDone := make(chan struct{})
+	go func() {
+		defer close(linkDone)
+		m.link.dispatch()
+	}()
 	st := m.setState(func(s *State) { s.Status = StatusRunning; s.StartedAt = time.Now().UTC() })
 	sendReport(rep, report{State: st})
 	rep.Close()
@@ -301,6 +309,7 @@ func (m *monitor) run(rep *os.File) int {
 	if err := logw.Close(); err != nil && errMsg == "" {
 		errMsg = err.Error()
 	}
+	<-linkDone // the init is gone, so its end of the socket is closed
 	p.ctl.Close()
 	m.hub.closeStdin()
 	final := m.setState(func(s *State) {
@@ -421,7 +430,8 @@ func (m *monitor) forkInit(p *initPipes) (int, error) {
 		Pdeathsig:    syscall.SIGKILL,
 	}
 	attr := &syscall.ProcAttr{Dir: "/", Env: initEnv, Files: files, Sys: sys}
-	argv := []string{os.Args[0], InitArg}
+	// Inside, ps shows "berth init", not the host path of the binary.
+	argv := []string{"berth", InitArg}
 	// cgroup v2: born in the cgroup. Elsewhere (v1, hybrid) FD refuses and
 	// AddProc moves the init while it still waits for its config.
 	if fd, closeFD, err := m.cg.FD(); err == nil {
@@ -701,26 +711,30 @@ func (m *monitor) serve(ln *net.UnixListener, conns *sync.WaitGroup) {
 
 func (m *monitor) handle(conn *net.UnixConn) {
 	_ = conn.SetReadDeadline(time.Now().Add(requestTimeout))
-	br := bufio.NewReader(conn)
-	dec := json.NewDecoder(io.LimitReader(br, 64<<10))
+	lc := &lineConn{conn: conn}
+	line, files, err := lc.readLine(256 << 10)
+	if err != nil {
+		return
+	}
 	var req request
-	if err := dec.Decode(&req); err != nil {
+	if err := json.Unmarshal(line, &req); err != nil {
+		closeFiles(files)
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
+	if req.Op == "exec" {
+		m.exec(lc, &req, files)
+		return
+	}
+	closeFiles(files) // only exec passes descriptors
 	resp := response{OK: true}
-	var err error
 	switch req.Op {
 	case "attach":
-		// Frames follow the request's newline, which the decoder left.
-		rest := bufio.NewReader(io.MultiReader(dec.Buffered(), br))
-		if b, err := rest.ReadByte(); err != nil || b != '\n' {
-			return
-		}
 		if json.NewEncoder(conn).Encode(resp) != nil {
 			return
 		}
-		if m.hub.attach(conn, rest, req.Stdin) && req.Remove {
+		// Frames follow the request.
+		if m.hub.attach(conn, bufio.NewReader(lc.rest()), req.Stdin) && req.Remove {
 			m.handedOver.Store(true)
 		}
 		return

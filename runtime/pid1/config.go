@@ -78,17 +78,44 @@ type Config struct {
 	ConsoleSize [2]uint16 `json:",omitzero"`
 }
 
-// Message is what the init reports to the monitor on ControlFD, one
-// SOCK_SEQPACKET message each, as JSON.
+// Message travels between the init and the monitor on ControlFD, one
+// SOCK_SEQPACKET message each, as JSON. ExecID 0 is about the workload,
+// others about the exec session of that id.
 type Message struct {
-	// Pty: the message carries the pty master (SCM_RIGHTS).
+	ExecID int `json:",omitempty"`
+	// Pty (init to monitor): the message carries the pty master (SCM_RIGHTS).
 	Pty bool `json:",omitempty"`
-	// Started: the workload's execve succeeded.
+	// Started (init to monitor): the process's execve succeeded.
 	Started bool `json:",omitempty"`
-	// Error is why the workload could not be started, with the exit code
-	// the container ends with (126, 127 or 128, as Docker's).
+	// Error (init to monitor) is why the process could not be started,
+	// with its exit code (126, 127 or 128, as Docker's).
 	Error    string `json:",omitempty"`
 	ExitCode int    `json:",omitempty"`
+	// Exited (init to monitor): exec ExecID ended with ExitCode.
+	Exited bool `json:",omitempty"`
+	// Exec (monitor to init) starts a process in the container; without a
+	// tty the message carries its stdin, stdout and stderr (SCM_RIGHTS).
+	Exec *ExecRequest `json:",omitempty"`
+	// Kill (monitor to init): SIGKILL exec ExecID and its process group,
+	// whose client went away.
+	Kill bool `json:",omitempty"`
+}
+
+// ExecRequest is one process to start in a running container (docker
+// exec), resolved by the caller: the init adds the container's security
+// settings (capabilities, seccomp, no_new_privs, rlimits).
+type ExecRequest struct {
+	Args []string
+	Env  []string
+	// Cwd is absolute; "" means "/".
+	Cwd  string
+	User process.User
+	// Privileged gives the process every capability (exec --privileged).
+	Privileged bool `json:",omitempty"`
+	// Tty allocates a pty in the container; its master goes back to the
+	// monitor in a Pty message.
+	Tty         bool      `json:",omitempty"`
+	ConsoleSize [2]uint16 `json:",omitzero"`
 }
 
 // workloadSpec is what the init hands to ExecWorkload on ConfigFD: the part

@@ -100,3 +100,65 @@ func readStatus(r io.Reader) (Message, error) {
 	}
 	return m, nil
 }
+
+// received is one message from the monitor with the descriptors it carried.
+type received struct {
+	msg   Message
+	files []*os.File
+}
+
+// receive reads the monitor's messages until the socket closes, on a
+// goroutine of its own; the channel closes with it.
+func (c *control) receive() <-chan received {
+	out := make(chan received, 16)
+	go func() {
+		defer close(out)
+		buf := make([]byte, 256<<10)
+		oob := make([]byte, unix.CmsgSpace(3*4))
+		for {
+			n, oobn, _, _, err := unix.Recvmsg(c.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || n == 0 {
+				return
+			}
+			var r received
+			if oobn > 0 {
+				r.files = filesOf(oob[:oobn])
+			}
+			if err := json.Unmarshal(buf[:n], &r.msg); err != nil {
+				closeFiles(r.files)
+				fmt.Fprintf(os.Stderr, "berth init: bad message from the monitor: %v\n", err)
+				continue
+			}
+			out <- r
+		}
+	}()
+	return out
+}
+
+// filesOf takes the descriptors of SCM_RIGHTS control messages.
+func filesOf(oob []byte) []*os.File {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var files []*os.File
+	for i := range msgs {
+		fds, err := unix.ParseUnixRights(&msgs[i])
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			files = append(files, os.NewFile(uintptr(fd), "passed"))
+		}
+	}
+	return files
+}
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}

@@ -128,7 +128,11 @@ func run(cfg *Config) (int, error) {
 		slave = s
 		stdio = []uintptr{slave.Fd(), slave.Fd(), slave.Fd()}
 	}
-	child, status, err := startWorkload(&ws, stdio, cfg.Tty)
+	sess := sameSession
+	if cfg.Tty {
+		sess = withTerminal
+	}
+	child, status, err := startWorkload(&ws, stdio, sess)
 	if slave != nil {
 		slave.Close()
 	}
@@ -150,7 +154,11 @@ func run(cfg *Config) (int, error) {
 		// output would have.
 		fmt.Fprintln(os.Stderr, msg.Error)
 	}
-	return supervise(child, sigs), nil
+	sv := &supervisor{cfg: cfg, ctl: ctl, child: child, execs: map[int]int{}, pids: map[int]int{}}
+	if ctl != nil {
+		sv.requests = ctl.receive()
+	}
+	return sv.run(sigs), nil
 }
 
 // checkPIDNamespace refuses to act as a container's init anywhere but as
@@ -227,13 +235,22 @@ func sameNamespace(kind string) (bool, error) {
 	return whose != "", nil
 }
 
+// session is how a started process relates to the init's session.
+type session int
+
+const (
+	sameSession  session = iota // the workload without a tty
+	newSession                  // an exec: its process group is killed with it
+	withTerminal                // a tty on fd 0 becomes its controlling terminal
+)
+
 // startWorkload re-executes berth in workload-exec mode as the init's child
 // with stdio as its fds 0-2 (a tty becomes its controlling terminal, in a
 // session of its own), hands it ws on a pipe at ConfigFD and returns the
 // read end of its status pipe (StatusFD). syscall.ForkExec rather than
 // os/exec: the init reaps with wait4(-1), and os.Process would hold a pidfd
 // and race for the same status.
-func startWorkload(ws *workloadSpec, stdio []uintptr, tty bool) (int, *os.File, error) {
+func startWorkload(ws *workloadSpec, stdio []uintptr, s session) (int, *os.File, error) {
 	data, err := json.Marshal(ws)
 	if err != nil {
 		return 0, nil, fmt.Errorf("pid1: encode workload spec: %w", err)
@@ -250,7 +267,10 @@ func startWorkload(ws *workloadSpec, stdio []uintptr, tty bool) (int, *os.File, 
 	}
 	defer statusW.Close()
 	sys := &syscall.SysProcAttr{}
-	if tty {
+	switch s {
+	case newSession:
+		sys.Setsid = true
+	case withTerminal:
 		sys.Setsid, sys.Setctty, sys.Ctty = true, true, 0
 	}
 	// /proc/self/exe is the binary the init runs from (a sealed memfd when
@@ -276,12 +296,26 @@ func startWorkload(ws *workloadSpec, stdio []uintptr, tty bool) (int, *os.File, 
 	return pid, statusR, nil
 }
 
-// supervise is PID 1's loop: reap, forward, and once the workload is gone
-// kill and reap the rest. It returns the workload's exit status.
-func supervise(child int, sigs <-chan os.Signal) int {
+// supervisor is PID 1's state: the workload, the exec sessions it runs
+// for the monitor, and the monitor's requests.
+type supervisor struct {
+	cfg      *Config
+	ctl      *control
+	child    int
+	requests <-chan received
+	execs    map[int]int // pid -> exec id
+	pids     map[int]int // exec id -> pid
+}
+
+// run is PID 1's loop: reap, forward signals, serve exec requests, and once
+// the workload is gone kill and reap the rest (exec sessions included). It
+// returns the workload's exit status. It runs on the init's locked main
+// thread, so that every process it starts is in the container's cgroup
+// namespace.
+func (sv *supervisor) run(sigs <-chan os.Signal) int {
 	ticker := time.NewTicker(reapInterval)
 	defer ticker.Stop()
-	status, done := reap(child)
+	status, done := sv.reap()
 	for !done {
 		select {
 		case sig := <-sigs:
@@ -289,25 +323,32 @@ func supervise(child int, sigs <-chan os.Signal) int {
 			switch {
 			case !ok:
 			case s == unix.SIGCHLD:
-				status, done = reap(child)
+				status, done = sv.reap()
 			case s == unix.SIGURG:
 				// The Go runtime's preemption signal, also sent to
 				// ourselves; never the workload's business.
 			default:
 				// ESRCH: the workload just exited; its SIGCHLD follows.
-				_ = unix.Kill(child, s)
+				_ = unix.Kill(sv.child, s)
 			}
+		case r, ok := <-sv.requests:
+			if !ok {
+				sv.requests = nil // the monitor is gone; PDEATHSIG follows
+				continue
+			}
+			sv.handle(r)
 		case <-ticker.C:
-			status, done = reap(child)
+			status, done = sv.reap()
 		}
 	}
 	killAll()
 	return status
 }
 
-// reap collects every exited child without blocking and reports the
-// workload's exit status once it has been collected.
-func reap(child int) (status int, done bool) {
+// reap collects every exited child without blocking, tells the monitor
+// about exec sessions that ended, and reports the workload's exit status
+// once it has been collected.
+func (sv *supervisor) reap() (status int, done bool) {
 	for {
 		var ws syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
@@ -317,10 +358,99 @@ func reap(child int) (status int, done bool) {
 		if err != nil || pid <= 0 {
 			return status, done
 		}
-		if pid == child && (ws.Exited() || ws.Signaled()) {
+		if !ws.Exited() && !ws.Signaled() {
+			continue
+		}
+		if pid == sv.child {
 			status, done = process.ExitCode(ws), true
 		}
+		if id, ok := sv.execs[pid]; ok {
+			delete(sv.execs, pid)
+			delete(sv.pids, id)
+			sv.report(Message{ExecID: id, Exited: true, ExitCode: process.ExitCode(ws)})
+		}
 	}
+}
+
+func (sv *supervisor) report(m Message, files ...*os.File) {
+	if err := sv.ctl.send(m, files...); err != nil {
+		fmt.Fprintf(os.Stderr, "berth init: %v\n", err)
+	}
+}
+
+// handle serves one request of the monitor.
+func (sv *supervisor) handle(r received) {
+	defer closeFiles(r.files)
+	switch {
+	case r.msg.Exec != nil && r.msg.ExecID > 0:
+		if err := sv.startExec(r.msg.ExecID, r.msg.Exec, r.files); err != nil {
+			sv.report(Message{ExecID: r.msg.ExecID, Error: err.Error(), ExitCode: process.ExitStartFailed})
+		}
+	case r.msg.Kill:
+		if pid, ok := sv.pids[r.msg.ExecID]; ok {
+			// The exec runs in a session of its own: its whole group goes.
+			_ = unix.Kill(-pid, unix.SIGKILL)
+		}
+	}
+}
+
+// startExec starts an exec session as the workload is started: through
+// workload-exec, with the container's capabilities (all with Privileged),
+// seccomp filter, no_new_privs and rlimits, and the request's user,
+// working directory, environment and stdio or tty.
+func (sv *supervisor) startExec(id int, req *ExecRequest, files []*os.File) error {
+	ws := sv.cfg.workload()
+	ws.Args, ws.Env, ws.User = req.Args, req.Env, req.User
+	ws.Cwd = "/"
+	if req.Cwd != "" {
+		ws.Cwd = path.Clean(req.Cwd)
+	}
+	if !path.IsAbs(ws.Cwd) {
+		return fmt.Errorf("exec: working directory %q is not absolute", req.Cwd)
+	}
+	if req.Privileged {
+		caps, err := process.Capabilities(nil, nil, true)
+		if err != nil {
+			return fmt.Errorf("exec: %w", err)
+		}
+		ws.Capabilities = caps
+	}
+	var stdio []uintptr
+	sess := newSession
+	if req.Tty {
+		master, slave, err := openPty(req.ConsoleSize)
+		if err != nil {
+			return err
+		}
+		defer slave.Close()
+		err = sv.ctl.send(Message{ExecID: id, Pty: true}, master)
+		master.Close()
+		if err != nil {
+			return err
+		}
+		stdio, sess = []uintptr{slave.Fd(), slave.Fd(), slave.Fd()}, withTerminal
+	} else {
+		if len(files) != 3 {
+			return fmt.Errorf("exec: %d stdio descriptors passed, want 3", len(files))
+		}
+		stdio = []uintptr{files[0].Fd(), files[1].Fd(), files[2].Fd()}
+	}
+	pid, status, err := startWorkload(&ws, stdio, sess)
+	if err != nil {
+		return err
+	}
+	msg, err := readStatus(status)
+	status.Close()
+	if err != nil {
+		msg = Message{Error: err.Error(), ExitCode: process.ExitStartFailed}
+	}
+	msg.ExecID = id
+	if msg.Error == "" {
+		sv.execs[pid], sv.pids[id] = id, pid
+	}
+	// A failed one exits by itself and is reaped without a report.
+	sv.report(msg)
+	return nil
 }
 
 // killAll SIGKILLs every other process of the PID namespace (kill(-1) from

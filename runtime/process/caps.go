@@ -36,12 +36,27 @@ func DefaultCapabilities() []string {
 }
 
 // Capabilities is CapabilitiesFor with the running kernel's cap_last_cap.
+// "Every capability" (privileged, or cap_add ALL) means every one this
+// process's bounding set has: berth cannot give what it lacks itself (in a
+// container, or a sandbox without CAP_SYS_RESOURCE), and asking the kernel
+// for it would fail the start.
 func Capabilities(add, drop []string, privileged bool) ([]string, error) {
 	last, err := LastCap()
 	if err != nil {
 		return nil, err
 	}
-	return CapabilitiesFor(last, add, drop, privileged)
+	caps, err := CapabilitiesFor(last, add, drop, privileged)
+	if err != nil || !privileged && !slices.ContainsFunc(add, func(c string) bool { return strings.EqualFold(c, "ALL") }) {
+		return caps, err
+	}
+	names := capNames()
+	held := caps[:0]
+	for _, c := range caps {
+		if n := slices.Index(names, c); n < 0 || inBoundingSet(n) {
+			held = append(held, c)
+		}
+	}
+	return held, nil
 }
 
 // LastCap reads /proc/sys/kernel/cap_last_cap, the highest capability number

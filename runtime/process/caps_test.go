@@ -113,7 +113,23 @@ func TestCapabilitiesOnThisKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := min(last, len(capNames())-1) + 1; len(got) != want {
+	// Every capability the kernel knows that this process's bounding set holds.
+	want := 0
+	for n := range min(last, len(capNames())-1) + 1 {
+		if inBoundingSet(n) {
+			want++
+		} else if slices.Contains(got, capNames()[n]) {
+			t.Errorf("privileged has %s, which this process's bounding set lacks", capNames()[n])
+		}
+	}
+	if len(got) != want {
 		t.Errorf("privileged: %d caps, want %d (cap_last_cap %d)", len(got), want, last)
+	}
+	all, err := Capabilities([]string{"ALL"}, []string{"CHOWN"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != want-1 || slices.Contains(all, "CAP_CHOWN") {
+		t.Errorf("cap_add ALL, cap_drop CHOWN: %d caps, want %d without CAP_CHOWN", len(all), want-1)
 	}
 }

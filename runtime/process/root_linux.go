@@ -106,3 +106,10 @@ func HostRlimit(resource int) (unix.Rlimit, error) {
 	}
 	return r, nil
 }
+
+// inBoundingSet reports whether capability n is in this process's bounding
+// set (an unknown answer counts as yes: the kernel then says no clearly).
+func inBoundingSet(n int) bool {
+	ok, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(n), 0, 0, 0)
+	return err != nil || ok == 1
+}
