@@ -315,3 +315,47 @@ func TestContainerRunPullsMissingImage(t *testing.T) {
 		other.ok("container", "rm", strings.TrimSpace(r.stdout))
 	}
 }
+
+func TestContainerAttach(t *testing.T) {
+	e := newContainerEnv(t)
+	e.ok("container", "run", "-dit", "--name", "shell", "bb:1", "sh")
+	_, master, out, done := e.startOnPty("container", "attach", "shell")
+	// The shell is waiting at its prompt: a command shows that the input and output are attached.
+	if _, err := master.Write([]byte("echo attached-$((40+2))\r")); err != nil {
+		t.Fatal(err)
+	}
+	out.waitFor(t, "attached-42")
+	if _, err := master.Write([]byte{0x10, 0x11}); err != nil {
+		t.Fatal(err)
+	}
+	if code := exitCodeOf(t, done); code != 1 || !strings.Contains(out.String(), "read escape sequence") {
+		t.Errorf("detach from attach: exit %d, output %q; want 1 and Docker's message", code, out.String())
+	}
+	// Attached again, the shell's exit ends the attach with its code.
+	_, master, out, done = e.startOnPty("container", "attach", "--detach-keys", "ctrl-a,d", "shell")
+	if _, err := master.Write([]byte("exit 3\r")); err != nil {
+		t.Fatal(err)
+	}
+	if code := exitCodeOf(t, done); code != 3 {
+		t.Errorf("attach until exit: exit %d, want 3; output %q", code, out.String())
+	}
+	if r := e.run("container", "attach", "shell"); r.code != 1 || !strings.Contains(r.stderr, "You cannot attach to a stopped container, start it first") {
+		t.Errorf("attach to a stopped container: code %d, stderr %q", r.code, r.stderr)
+	}
+	// Without a tty: the output streams, and a signal to the CLI is passed on.
+	e.ok("container", "run", "-d", "--name", "talker", "bb:1", "sh", "-c", "trap 'echo got-term; exit 5' TERM; echo ready; while :; do busybox sleep 0.1; done")
+	x := exec.Command(berthBin, "container", "attach", "talker")
+	x.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, e.env...)
+	cliOut := &ptyOutput{}
+	x.Stdout = cliOut
+	if err := x.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	_ = x.Process.Signal(syscall.SIGTERM) // the CLI this test started
+	err := x.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 5 || !strings.Contains(cliOut.String(), "got-term") {
+		t.Errorf("attach with SIGTERM: %v, output %q; want the container's trap and exit 5", err, cliOut.String())
+	}
+}

@@ -52,6 +52,7 @@ func newContainerCommand(g *globalOptions, s streams) *cobra.Command {
 		newContainerStatsCommand(g, s),
 		newContainerRestartCommand(g, s),
 		newContainerExecCommand(g, s),
+		newContainerAttachCommand(g, s),
 	)
 	return cmd
 }
@@ -86,6 +87,7 @@ type createOptions struct {
 	logOpts     []string
 	pull        string
 	stdinOnce   bool // set by run, not a flag
+	detachKeys  string
 }
 
 func (o *createOptions) addFlags(f *pflag.FlagSet) {
@@ -120,6 +122,7 @@ func (o *createOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.logDriver, "log-driver", "", "Logging driver for the container (json-file)")
 	f.StringArrayVar(&o.logOpts, "log-opt", nil, "Log driver options")
 	f.StringVar(&o.pull, "pull", "missing", `Pull image before creating ("always", "missing", "never")`)
+	f.StringVar(&o.detachKeys, "detach-keys", "", "Override the key sequence for detaching a container")
 }
 
 // options turns the flags and arguments (IMAGE [COMMAND] [ARG...]) into

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -85,30 +86,66 @@ func runContainer(cmd *cobra.Command, g *globalOptions, s streams, o *createOpti
 }
 
 // runAttached streams a started container's output (and the CLI's input
-// with -i) until it exits, and returns its exit status. Without a tty,
-// signals to the CLI are passed on to the container, as docker run's
-// sig-proxy does; with one, Ctrl-C travels as input and reaches the
-// container's foreground process through its terminal.
+// with -i) until it exits, and returns its exit status.
 func runAttached(ctx context.Context, c *container.Container, s streams, o *createOptions) error {
+	keys, err := parseDetachKeys(o.detachKeys)
+	if err != nil {
+		return err
+	}
 	a, err := c.Attach(context.Background(), monitor.AttachOptions{Stdin: o.interactive, Remove: o.rm})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	st, err := streamContainer(ctx, c, a, s, streamOptions{stdin: o.interactive, tty: o.tty, sigProxy: !o.tty, detachKeys: keys})
+	if errors.Is(err, monitor.ErrDetached) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if o.rm {
+		if err := c.Remove(context.Background(), true); err != nil {
+			return err
+		}
+	}
+	if st.ExitCode != 0 {
+		return exitStatus(st.ExitCode)
+	}
+	return nil
+}
+
+// streamOptions say how the CLI takes part in an attached container.
+type streamOptions struct {
+	stdin      bool
+	tty        bool
+	sigProxy   bool
+	detachKeys []byte
+}
+
+// streamContainer copies between the CLI and an attachment until the
+// container exits (its final state) or the user detaches (ErrDetached).
+// With a tty the CLI's terminal is raw and its size followed; with
+// sigProxy the CLI's signals are passed on to the container, as docker
+// run's and attach's sig-proxy does; Ctrl-C on a tty travels as input.
+func streamContainer(ctx context.Context, c *container.Container, a *monitor.Attachment, s streams, o streamOptions) (monitor.State, error) {
 	var stdin io.Reader
-	if o.interactive {
+	if o.stdin {
 		stdin = s.in
 	}
 	if o.tty {
-		if fd, ok := terminalFd(s.in); ok && o.interactive {
+		if fd, ok := terminalFd(s.in); ok && o.stdin {
 			restore, err := makeRaw(fd)
 			if err != nil {
-				return fmt.Errorf("set the terminal to raw mode: %w", err)
+				return monitor.State{}, fmt.Errorf("set the terminal to raw mode: %w", err)
 			}
 			defer restore()
-			stdin = &detachReader{r: s.in}
+			stdin = &detachReader{r: s.in, keys: o.detachKeys}
 		}
 		if fd, ok := terminalFd(s.out); ok && resizeSignal != nil {
+			if sz := terminalSize(fd); sz[0] > 0 {
+				_ = a.Resize(sz[0], sz[1])
+			}
 			winch := make(chan os.Signal, 1)
 			signal.Notify(winch, resizeSignal)
 			defer signal.Stop(winch)
@@ -120,7 +157,8 @@ func runAttached(ctx context.Context, c *container.Container, s streams, o *crea
 				}
 			}()
 		}
-	} else {
+	}
+	if o.sigProxy {
 		sigs := make(chan os.Signal, 16)
 		signal.Notify(sigs)
 		defer signal.Stop(sigs)
@@ -135,33 +173,18 @@ func runAttached(ctx context.Context, c *container.Container, s streams, o *crea
 		st, err := a.Stream(stdin, s.out, s.err)
 		done <- result{st, err}
 	}()
-	var r result
 	select {
-	case r = <-done:
+	case r := <-done:
+		return r.st, r.err
 	case <-ctx.Done():
-		if !o.tty {
+		if o.sigProxy {
 			// Signals are proxied: the container decides when it ends.
-			r = <-done
-			break
+			r := <-done
+			return r.st, r.err
 		}
-		// With a tty nothing is proxied: the CLI leaves, the container runs on.
-		return ctx.Err()
+		// Nothing is proxied: the CLI leaves, the container runs on.
+		return monitor.State{}, ctx.Err()
 	}
-	if errors.Is(r.err, monitor.ErrDetached) {
-		return nil
-	}
-	if r.err != nil {
-		return r.err
-	}
-	if o.rm {
-		if err := c.Remove(context.Background(), true); err != nil {
-			return err
-		}
-	}
-	if r.st.ExitCode != 0 {
-		return exitStatus(r.st.ExitCode)
-	}
-	return nil
 }
 
 // proxySignals passes the CLI's signals on to the container, except those
@@ -176,42 +199,75 @@ func proxySignals(c *container.Container, sigs <-chan os.Signal) {
 	}
 }
 
-// detachReader passes input through until Docker's detach keys, ctrl-p
-// ctrl-q, and then ends with monitor.ErrDetached. A ctrl-p not followed by
-// ctrl-q is passed on.
+// detachReader passes input through until the detach keys (Docker's
+// default ctrl-p ctrl-q) and then ends with monitor.ErrDetached. A partial
+// sequence that does not go on is passed on.
 type detachReader struct {
 	r       io.Reader
-	pending bool // a ctrl-p was held back
+	keys    []byte
+	matched int // keys matched so far, held back
 }
 
-const (
-	ctrlP = 0x10
-	ctrlQ = 0x11
-)
-
 func (d *detachReader) Read(p []byte) (int, error) {
-	if len(p) < 2 {
+	if len(d.keys) == 0 {
+		d.keys = defaultDetachKeys
+	}
+	if len(p) <= len(d.keys) {
 		return d.r.Read(p)
 	}
-	buf := make([]byte, len(p)-1)
+	buf := make([]byte, len(p)-len(d.keys))
 	n, err := d.r.Read(buf)
 	out := 0
-	for i := 0; i < n; i++ {
-		b := buf[i]
-		if d.pending {
-			d.pending = false
-			if b == ctrlQ {
+	for _, b := range buf[:n] {
+		if b == d.keys[d.matched] {
+			d.matched++
+			if d.matched == len(d.keys) {
 				return out, monitor.ErrDetached
 			}
-			p[out] = ctrlP
-			out++
+			continue
 		}
-		if b == ctrlP {
-			d.pending = true
+		// Not the sequence after all: what was held back is input.
+		out += copy(p[out:], d.keys[:d.matched])
+		d.matched = 0
+		if b == d.keys[0] {
+			d.matched = 1
 			continue
 		}
 		p[out] = b
 		out++
 	}
 	return out, err
+}
+
+// defaultDetachKeys are Docker's: ctrl-p ctrl-q.
+var defaultDetachKeys = []byte{0x10, 0x11}
+
+// parseDetachKeys reads --detach-keys as Docker does: a comma-separated
+// list of single characters and ctrl-<x> (x a letter or one of @[\]^_).
+func parseDetachKeys(s string) ([]byte, error) {
+	if s == "" {
+		return defaultDetachKeys, nil
+	}
+	var keys []byte
+	for _, k := range strings.Split(s, ",") {
+		switch {
+		case len(k) == 1:
+			keys = append(keys, k[0])
+		case len(k) == 6 && strings.HasPrefix(strings.ToLower(k), "ctrl-"):
+			c := strings.ToLower(k)[5]
+			switch {
+			case c >= 'a' && c <= 'z':
+				keys = append(keys, c-'a'+1)
+			case c == '@':
+				keys = append(keys, 0)
+			case c >= '[' && c <= '_':
+				keys = append(keys, c-'['+27)
+			default:
+				return nil, container.Invalid(dockerMessage("Invalid detach keys (" + s + ") provided"))
+			}
+		default:
+			return nil, container.Invalid(dockerMessage("Invalid detach keys (" + s + ") provided"))
+		}
+	}
+	return keys, nil
 }

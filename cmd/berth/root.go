@@ -181,6 +181,11 @@ func exitCode(err error) int {
 	return 1
 }
 
+// dockerMessage is an error in Docker's own words, which start with a capital letter.
+type dockerMessage string
+
+func (e dockerMessage) Error() string { return string(e) }
+
 // usageError is a flag or argument error: the message is followed by a pointer to --help.
 type usageError struct {
 	cmd *cobra.Command
