@@ -88,6 +88,9 @@ type createOptions struct {
 	pull        string
 	stdinOnce   bool // set by run, not a flag
 	detachKeys  string
+	restart     string
+	health      container.HealthOptions
+	healthCmd   string
 }
 
 func (o *createOptions) addFlags(f *pflag.FlagSet) {
@@ -123,6 +126,14 @@ func (o *createOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.logOpts, "log-opt", nil, "Log driver options")
 	f.StringVar(&o.pull, "pull", "missing", `Pull image before creating ("always", "missing", "never")`)
 	f.StringVar(&o.detachKeys, "detach-keys", "", "Override the key sequence for detaching a container")
+	f.StringVar(&o.restart, "restart", "no", "Restart policy to apply when a container exits")
+	f.StringVar(&o.healthCmd, "health-cmd", "", "Command to run to check health")
+	f.DurationVar(&o.health.Interval, "health-interval", 0, "Time between running the check (ms|s|m|h) (default 0s)")
+	f.DurationVar(&o.health.Timeout, "health-timeout", 0, "Maximum time to allow one check to run (ms|s|m|h) (default 0s)")
+	f.IntVar(&o.health.Retries, "health-retries", 0, "Consecutive failures needed to report unhealthy")
+	f.DurationVar(&o.health.StartPeriod, "health-start-period", 0, "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)")
+	f.DurationVar(&o.health.StartInterval, "health-start-interval", 0, "Time between running the check during the start period (ms|s|m|h) (default 0s)")
+	f.BoolVar(&o.health.Disable, "no-healthcheck", false, "Disable any container-specified HEALTHCHECK")
 }
 
 // options turns the flags and arguments (IMAGE [COMMAND] [ARG...]) into
@@ -134,6 +145,16 @@ func (o *createOptions) options(f *pflag.FlagSet, args []string) (container.Opti
 		Privileged: o.privileged, ReadOnly: o.readOnly, Ulimits: o.ulimits,
 		SecurityOpt: o.securityOpt, StopSignal: o.stopSignal, AutoRemove: o.rm,
 		OpenStdin: o.interactive, StdinOnce: o.stdinOnce, Tty: o.tty,
+	}
+	if o.restart != "no" {
+		c.Restart = o.restart
+	}
+	if o.healthCmd != "" {
+		// docker run's --health-cmd is a shell command.
+		o.health.Test = []string{"CMD-SHELL", o.healthCmd}
+	}
+	if h := o.health; len(h.Test) > 0 || h.Interval != 0 || h.Timeout != 0 || h.StartPeriod != 0 || h.StartInterval != 0 || h.Retries != 0 || h.Disable {
+		c.Health = &h
 	}
 	tmpfs, err := container.ParseTmpfs(o.tmpfs)
 	if err != nil {

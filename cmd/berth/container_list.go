@@ -56,7 +56,7 @@ func newContainerListCommand(g *globalOptions, s streams) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if !o.all && st.Status != container.StatusRunning && st.Status != container.StatusPaused {
+				if !o.all && st.Status != container.StatusRunning && st.Status != container.StatusPaused && st.Status != container.StatusRestarting {
 					continue
 				}
 				rows = append(rows, newContainerRow(c, st, o.noTrunc))
@@ -101,11 +101,20 @@ func newContainerRow(c *container.Container, st monitor.State, noTrunc bool) con
 // statusText is Docker's STATUS column: "Up 3 seconds", "Up 3 seconds
 // (Paused)", "Exited (42) 5 seconds ago", "Created".
 func statusText(st monitor.State) string {
+	health := ""
+	if h := st.Health; h != nil {
+		health = " (" + h.Status + ")"
+		if h.Status == monitor.HealthStarting {
+			health = " (health: starting)"
+		}
+	}
 	switch st.Status {
 	case container.StatusRunning:
-		return "Up " + units.HumanDuration(time.Since(st.StartedAt))
+		return "Up " + units.HumanDuration(time.Since(st.StartedAt)) + health
 	case container.StatusPaused:
 		return "Up " + units.HumanDuration(time.Since(st.StartedAt)) + " (Paused)"
+	case container.StatusRestarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
 	case container.StatusExited:
 		if st.FinishedAt.IsZero() {
 			return fmt.Sprintf("Exited (%d)", st.ExitCode)

@@ -33,9 +33,10 @@ const (
 	// monitor refuses longer socket paths.
 	maxSocketPath = 107
 	// StatusCreated etc. are Docker's State.Status values berth reports.
-	StatusCreated = "created"
-	StatusRunning = "running"
-	StatusExited  = "exited"
+	StatusCreated    = "created"
+	StatusRunning    = "running"
+	StatusRestarting = "restarting"
+	StatusExited     = "exited"
 )
 
 var (
@@ -114,6 +115,10 @@ type Options struct {
 	// options (max-size, max-file).
 	LogDriver string            `json:",omitempty"`
 	LogOpts   map[string]string `json:",omitempty"`
+	// Restart is --restart: no, always, on-failure[:N], unless-stopped.
+	Restart string `json:",omitempty"`
+	// Health adjusts or replaces the image's healthcheck.
+	Health *HealthOptions `json:",omitempty"`
 }
 
 // resolved is what Create worked out from the image and Options; Start
@@ -133,6 +138,8 @@ type resolved struct {
 	// ImageEntrypoint and ImageCmd are kept for inspect's Config.
 	ImageEntrypoint []string `json:",omitempty"`
 	ImageCmd        []string `json:",omitempty"`
+	// ImageHealth is the image's HEALTHCHECK.
+	ImageHealth *HealthOptions `json:",omitempty"`
 }
 
 // Container is one container's record (container.json).
@@ -275,6 +282,9 @@ func Create(ctx context.Context, l *image.Local, root, runRoot string, o Options
 	}
 	res.Args, res.Env, res.Cwd, res.User, res.Hostname = p.Args, p.Env, p.Cwd, p.User, hostname
 	res.ImageEntrypoint, res.ImageCmd = cfgFile.Config.Entrypoint, cfgFile.Config.Cmd
+	if raw, err := img.RawConfigFile(); err == nil {
+		res.ImageHealth = imageHealth(raw)
+	}
 	if res.StopSignal == 0 && cfgFile.Config.StopSignal != "" {
 		sig, err := ParseSignal(cfgFile.Config.StopSignal)
 		if err != nil {

@@ -3,21 +3,24 @@ package container
 import (
 	"strings"
 	"time"
+
+	"github.com/berth-sh/berth/runtime/monitor"
 )
 
 // Inspection is the subset of Docker's container inspect output berth
 // fills, with Docker's field names.
 type Inspection struct {
-	ID         string `json:"Id"`
-	Created    string
-	Path       string
-	Args       []string
-	State      InspectState
-	Image      string
-	Name       string
-	LogPath    string
-	Config     InspectConfig
-	HostConfig InspectHostConfig
+	ID           string `json:"Id"`
+	Created      string
+	Path         string
+	Args         []string
+	State        InspectState
+	Image        string
+	Name         string
+	RestartCount int
+	LogPath      string
+	Config       InspectConfig
+	HostConfig   InspectHostConfig
 }
 
 // InspectState is Docker's State block.
@@ -33,6 +36,7 @@ type InspectState struct {
 	Error      string
 	StartedAt  string
 	FinishedAt string
+	Health     *monitor.Health `json:",omitempty"`
 }
 
 // InspectConfig is Docker's Config block.
@@ -48,8 +52,9 @@ type InspectConfig struct {
 	Tty         bool
 	OpenStdin   bool
 	StdinOnce   bool
-	StopSignal  string `json:",omitempty"`
-	StopTimeout *int   `json:",omitempty"`
+	Healthcheck *HealthOptions `json:",omitempty"`
+	StopSignal  string         `json:",omitempty"`
+	StopTimeout *int           `json:",omitempty"`
 }
 
 // InspectHostConfig is Docker's HostConfig block.
@@ -65,7 +70,14 @@ type InspectHostConfig struct {
 	PidsLimit      *int64
 	Ulimits        []string
 	LogConfig      LogConfig
+	RestartPolicy  RestartPolicy
 	Tmpfs          map[string]string `json:",omitempty"`
+}
+
+// RestartPolicy is Docker's HostConfig.RestartPolicy.
+type RestartPolicy struct {
+	Name              string
+	MaximumRetryCount int
 }
 
 // LogConfig is Docker's HostConfig.LogConfig.
@@ -98,10 +110,14 @@ func (c *Container) Inspect() (*Inspection, error) {
 		Image:   c.ImageID,
 		Name:    "/" + c.Name,
 		LogPath: c.logPath(),
+
+		RestartCount: st.RestartCount,
 		State: InspectState{
 			Status:     st.Status,
 			Running:    running, // a paused container is still running, as in Docker
 			Paused:     st.Status == StatusPaused,
+			Restarting: st.Status == StatusRestarting,
+			Health:     st.Health,
 			OOMKilled:  st.OOMKilled,
 			ExitCode:   st.ExitCode,
 			Error:      st.Error,
@@ -118,6 +134,7 @@ func (c *Container) Inspect() (*Inspection, error) {
 			Tty:         o.Tty,
 			OpenStdin:   o.OpenStdin,
 			StdinOnce:   o.StdinOnce,
+			Healthcheck: healthOf(p.ImageHealth, o.Health),
 			StopSignal:  o.StopSignal,
 			StopTimeout: o.StopTimeout,
 		},
@@ -132,6 +149,7 @@ func (c *Container) Inspect() (*Inspection, error) {
 			NanoCpus:       int64(o.CPUs * 1e9),
 			Ulimits:        o.Ulimits,
 			LogConfig:      LogConfig{Type: "json-file", Config: o.LogOpts},
+			RestartPolicy:  restartPolicyOf(o.Restart),
 			Tmpfs:          o.Tmpfs,
 		},
 	}
@@ -171,3 +189,27 @@ func (c *Container) Inspect() (*Inspection, error) {
 
 // Command is the command line `docker ps` shows.
 func (c *Container) Command() string { return strings.Join(c.Process.Args, " ") }
+
+// restartPolicyOf is the policy as inspect shows it: "no" when none is set.
+func restartPolicyOf(s string) RestartPolicy {
+	p, err := ParseRestartPolicy(s)
+	if err != nil || p.Name == "" {
+		return RestartPolicy{Name: monitor.RestartNo}
+	}
+	return RestartPolicy{Name: p.Name, MaximumRetryCount: p.MaxRetries}
+}
+
+// healthOf is Config.Healthcheck: the container's settings over the image's.
+func healthOf(image, opts *HealthOptions) *HealthOptions {
+	if opts == nil || opts.Disable {
+		if opts != nil {
+			return &HealthOptions{Test: []string{"NONE"}}
+		}
+		return image
+	}
+	h := *opts
+	if len(h.Test) == 0 && image != nil {
+		h.Test = image.Test
+	}
+	return &h
+}

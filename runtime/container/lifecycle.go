@@ -42,7 +42,7 @@ func (c *Container) StartWith(ctx context.Context, l *image.Local, so StartOptio
 	if err != nil {
 		return err
 	}
-	if st.Status == StatusRunning {
+	if st.Status == StatusRunning || st.Status == StatusRestarting {
 		return nil
 	}
 	if err := c.mount(ctx, l); err != nil {
@@ -108,6 +108,9 @@ func (c *Container) Kill(ctx context.Context, sig syscall.Signal) error {
 	if err != nil {
 		return err
 	}
+	if st.Status == StatusRestarting {
+		return refusal(ErrNotRunning, "Container %s is restarting, wait until the container is running", c.ID)
+	}
 	if st.Status != StatusRunning {
 		return fmt.Errorf("cannot kill container: %s: container %s is not running", c.Name, c.ID)
 	}
@@ -129,7 +132,7 @@ func (c *Container) Remove(ctx context.Context, force bool) error {
 	if err != nil {
 		return err
 	}
-	if st.Status == StatusRunning {
+	if st.Status == StatusRunning || st.Status == StatusRestarting {
 		if !force {
 			return fmt.Errorf("cannot remove container \"/%s\": %w: stop the container before removing or force remove", c.Name, ErrRunning)
 		}

@@ -168,7 +168,7 @@ func (c *Container) Restart(ctx context.Context, l *image.Local, timeout *time.D
 	if err != nil {
 		return err
 	}
-	if st.Status == StatusRunning {
+	if st.Status == StatusRunning || st.Status == StatusRestarting {
 		grace := c.stopTimeout()
 		if timeout != nil {
 			grace = *timeout

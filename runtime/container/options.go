@@ -37,6 +37,16 @@ func checkOptions(o Options) (resolved, error) {
 	if n := goruntime.NumCPU(); o.CPUs < 0 || o.CPUs > 0 && o.CPUs < 0.01 || o.CPUs > float64(n) {
 		return r, invalidf("range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", n, n)
 	}
+	restart, err := ParseRestartPolicy(o.Restart)
+	if err != nil {
+		return r, err
+	}
+	if o.AutoRemove && restart.Name != "" && restart.Name != monitor.RestartNo {
+		return r, invalidf("Conflicting options: --restart and --rm")
+	}
+	if err := checkHealth(o.Health); err != nil {
+		return r, err
+	}
 	if o.LogDriver != "" && o.LogDriver != "json-file" {
 		return r, invalidf("logging driver %q is not supported by berth: it writes json-file logs", o.LogDriver)
 	}
@@ -184,6 +194,10 @@ func (c *Container) spec() (monitor.Spec, error) {
 	if err != nil {
 		return monitor.Spec{}, invalid(err)
 	}
+	restart, err := ParseRestartPolicy(o.Restart)
+	if err != nil {
+		return monitor.Spec{}, err
+	}
 	rs := rootfs.Spec{Root: c.rootfsPath(), ReadOnly: o.ReadOnly, Privileged: o.Privileged, Mounts: mounts}
 	if o.Privileged {
 		// Docker gives a privileged container the host's devices.
@@ -211,6 +225,8 @@ func (c *Container) spec() (monitor.Spec, error) {
 			Tty:             o.Tty,
 		},
 		Log:         logOpts,
+		Restart:     restart,
+		Health:      healthConfig(c.Process.ImageHealth, o.Health),
 		Stdin:       o.OpenStdin,
 		StdinOnce:   o.StdinOnce,
 		Cgroup:      cgroup.Resources{Memory: o.Memory, CPUs: o.CPUs, PidsLimit: o.PidsLimit},

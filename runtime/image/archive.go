@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -479,10 +480,68 @@ func applyChange(c *v1.Config, change string) error {
 		for _, v := range commandForm(rest) {
 			c.Volumes[v] = struct{}{}
 		}
+	case "HEALTHCHECK":
+		h, err := parseHealthcheck(rest)
+		if err != nil {
+			return err
+		}
+		c.Healthcheck = h
 	default:
-		return fmt.Errorf("%q is not an instruction `import --change` accepts (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR, STOPSIGNAL, VOLUME)", instr)
+		return fmt.Errorf("%q is not an instruction `import --change` accepts (CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, USER, WORKDIR, STOPSIGNAL, VOLUME)", instr)
 	}
 	return nil
+}
+
+// parseHealthcheck reads HEALTHCHECK's arguments as the Dockerfile has
+// them: NONE, or [--interval=D] [--timeout=D] [--start-period=D]
+// [--retries=N] CMD command (exec or shell form).
+func parseHealthcheck(s string) (*v1.HealthConfig, error) {
+	if strings.EqualFold(s, "NONE") {
+		return &v1.HealthConfig{Test: []string{"NONE"}}, nil
+	}
+	h := &v1.HealthConfig{}
+	for strings.HasPrefix(s, "--") {
+		flag, rest, _ := strings.Cut(s, " ")
+		s = strings.TrimSpace(rest)
+		name, value, ok := strings.Cut(strings.TrimPrefix(flag, "--"), "=")
+		if !ok {
+			return nil, fmt.Errorf("HEALTHCHECK: flag %s needs a value (--%s=...)", flag, name)
+		}
+		if name == "retries" {
+			n, err := strconv.Atoi(value)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("HEALTHCHECK: --retries=%s: not a count", value)
+			}
+			h.Retries = n
+			continue
+		}
+		d, err := time.ParseDuration(value)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("HEALTHCHECK: --%s=%s: not a duration", name, value)
+		}
+		switch name {
+		case "interval":
+			h.Interval = d
+		case "timeout":
+			h.Timeout = d
+		case "start-period":
+			h.StartPeriod = d
+		default:
+			return nil, fmt.Errorf("HEALTHCHECK: unknown flag --%s (interval, timeout, start-period, retries)", name)
+		}
+	}
+	kind, cmd, _ := strings.Cut(s, " ")
+	cmd = strings.TrimSpace(cmd)
+	if !strings.EqualFold(kind, "CMD") || cmd == "" {
+		return nil, fmt.Errorf("HEALTHCHECK: want NONE or CMD and a command, got %q", s)
+	}
+	var list []string
+	if strings.HasPrefix(cmd, "[") && json.Unmarshal([]byte(cmd), &list) == nil {
+		h.Test = append([]string{"CMD"}, list...)
+	} else {
+		h.Test = []string{"CMD-SHELL", cmd}
+	}
+	return h, nil
 }
 
 // commandForm reads the JSON (exec) form, or the shell form run by /bin/sh -c.

@@ -81,6 +81,20 @@ func (h *hub) output(stream string, p []byte) {
 	}
 }
 
+// begin starts a run: clients that attach from now on get its output.
+func (h *hub) begin() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.exit = nil
+	h.stdinMu.Lock()
+	h.stdinUsed = false
+	h.stdinMu.Unlock()
+}
+
+// end ends a run: its clients get st as their last frame (a restart
+// policy may start another run, which they are not attached to).
+func (h *hub) end(st State) { h.finish(st) }
+
 // finish sends st as the last frame to every client and ends their streams.
 func (h *hub) finish(st State) {
 	b, _ := json.Marshal(st)

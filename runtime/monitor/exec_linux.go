@@ -162,25 +162,28 @@ func (m *monitor) exec(lc *lineConn, req *request, files []*os.File) {
 		return lc.writeLine(b, f...)
 	}
 	fail := func(err error) { _ = reply(execReply{Error: err.Error(), Code: -1}) }
+	m.mu.Lock()
+	link := m.link
+	m.mu.Unlock()
 	switch {
 	case req.Exec == nil:
 		fail(errors.New("exec: no process given"))
 		return
-	case m.getState().Status != StatusRunning || m.link == nil:
+	case m.getState().Status != StatusRunning || link == nil:
 		fail(ErrNotRunning)
 		return
 	case req.Exec.Tty && len(files) != 0, !req.Exec.Tty && len(files) != 3:
 		fail(fmt.Errorf("exec: %d stdio descriptors passed", len(files)))
 		return
 	}
-	id, ch, err := m.link.open()
+	id, ch, err := link.open()
 	if err != nil {
 		fail(err)
 		return
 	}
-	defer m.link.end(id)
+	defer link.end(id)
 	r := *req.Exec
-	if err := m.link.send(pid1.Message{ExecID: id, Exec: &r}, files...); err != nil {
+	if err := link.send(pid1.Message{ExecID: id, Exec: &r}, files...); err != nil {
 		fail(err)
 		return
 	}
@@ -206,7 +209,7 @@ func (m *monitor) exec(lc *lineConn, req *request, files []*os.File) {
 				err := reply(execReply{Pty: true}, im.file)
 				closeFiles([]*os.File{im.file})
 				if err != nil {
-					_ = m.link.send(pid1.Message{ExecID: id, Kill: true})
+					_ = link.send(pid1.Message{ExecID: id, Kill: true})
 					return
 				}
 			case im.msg.Error != "":
@@ -214,7 +217,7 @@ func (m *monitor) exec(lc *lineConn, req *request, files []*os.File) {
 				return
 			case im.msg.Started:
 				if reply(execReply{Started: true}) != nil && !req.Detach {
-					_ = m.link.send(pid1.Message{ExecID: id, Kill: true})
+					_ = link.send(pid1.Message{ExecID: id, Kill: true})
 					return
 				}
 				if req.Detach {
@@ -226,7 +229,7 @@ func (m *monitor) exec(lc *lineConn, req *request, files []*os.File) {
 			}
 		case <-gone:
 			if !req.Detach {
-				_ = m.link.send(pid1.Message{ExecID: id, Kill: true})
+				_ = link.send(pid1.Message{ExecID: id, Kill: true})
 			}
 			return
 		}

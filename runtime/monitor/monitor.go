@@ -23,9 +23,21 @@ const (
 	InitArg = "init"
 
 	// Status values of State.
-	StatusCreated = "created"
-	StatusRunning = "running"
-	StatusExited  = "exited"
+	StatusCreated    = "created"
+	StatusRunning    = "running"
+	StatusRestarting = "restarting" // between runs, waiting for the restart policy's delay
+	StatusExited     = "exited"
+
+	// Restart policy names (Docker's).
+	RestartNo            = "no"
+	RestartAlways        = "always"
+	RestartOnFailure     = "on-failure"
+	RestartUnlessStopped = "unless-stopped"
+
+	// Health states (Docker's).
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
 
 	// DefaultStopTimeout is Docker's default grace period on Linux.
 	DefaultStopTimeout = 10 * time.Second
@@ -90,11 +102,49 @@ type Spec struct {
 	// the first client attaches and gives it to that client first, so that
 	// `run` loses nothing written before it attached.
 	AttachReplay bool
+	// Restart is the restart policy; the zero value is "no".
+	Restart RestartPolicy
+	// Health is the healthcheck (nil: none).
+	Health *HealthConfig
 	// OnExit is executed in place of the monitor once the container has
 	// exited after a successful start, unless an attached client took it
 	// over (AttachOptions.Remove): docker run --rm's removal, with no
 	// daemon to do it for a detached container.
 	OnExit []string
+}
+
+// RestartPolicy is Docker's: Name is "", "no", "always", "on-failure" or
+// "unless-stopped"; MaxRetries bounds on-failure (0: no bound).
+type RestartPolicy struct {
+	Name       string `json:",omitempty"`
+	MaxRetries int    `json:",omitempty"`
+}
+
+// HealthConfig is a healthcheck as Docker runs it, resolved: Test is
+// ["CMD", arg...] or ["CMD-SHELL", command]; durations are set (the
+// caller applies Docker's defaults).
+type HealthConfig struct {
+	Test          []string
+	Interval      time.Duration
+	Timeout       time.Duration
+	StartPeriod   time.Duration
+	StartInterval time.Duration
+	Retries       int
+}
+
+// Health is Docker's State.Health.
+type Health struct {
+	Status        string         `json:"Status"`
+	FailingStreak int            `json:"FailingStreak"`
+	Log           []HealthResult `json:"Log"`
+}
+
+// HealthResult is one probe, as Docker keeps the last five.
+type HealthResult struct {
+	Start    time.Time `json:"Start"`
+	End      time.Time `json:"End"`
+	ExitCode int       `json:"ExitCode"`
+	Output   string    `json:"Output"`
 }
 
 // State is the content of state.json.
@@ -107,6 +157,9 @@ type State struct {
 	StartedAt  time.Time `json:"started_at,omitzero"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 	Error      string    `json:"error,omitempty"`
+	// RestartCount is how often the restart policy started it again.
+	RestartCount int     `json:"restart_count,omitempty"`
+	Health       *Health `json:"health,omitempty"`
 }
 
 // specFile is Spec as stored in config.json: jsonlog.Options holds a func,
@@ -122,10 +175,12 @@ type specFile struct {
 	LogCompress   bool
 	StopSignal    int
 	StopTimeoutNs int64
-	Stdin         bool     `json:",omitempty"`
-	StdinOnce     bool     `json:",omitempty"`
-	AttachReplay  bool     `json:",omitempty"`
-	OnExit        []string `json:",omitempty"`
+	Stdin         bool          `json:",omitempty"`
+	StdinOnce     bool          `json:",omitempty"`
+	Restart       RestartPolicy `json:",omitzero"`
+	Health        *HealthConfig `json:",omitempty"`
+	AttachReplay  bool          `json:",omitempty"`
+	OnExit        []string      `json:",omitempty"`
 }
 
 func (s *Spec) toFile() specFile {
@@ -134,6 +189,7 @@ func (s *Spec) toFile() specFile {
 		LogMaxSize: s.Log.MaxSize, LogMaxFile: s.Log.MaxFile, LogCompress: s.Log.Compress,
 		StopSignal: int(s.StopSignal), StopTimeoutNs: int64(s.StopTimeout),
 		Stdin: s.Stdin, StdinOnce: s.StdinOnce, AttachReplay: s.AttachReplay, OnExit: s.OnExit,
+		Restart: s.Restart, Health: s.Health,
 	}
 }
 
@@ -143,6 +199,7 @@ func (f *specFile) spec() Spec {
 		Log:        jsonlog.Options{MaxSize: f.LogMaxSize, MaxFile: f.LogMaxFile, Compress: f.LogCompress},
 		StopSignal: syscall.Signal(f.StopSignal), StopTimeout: time.Duration(f.StopTimeoutNs),
 		Stdin: f.Stdin, StdinOnce: f.StdinOnce, AttachReplay: f.AttachReplay, OnExit: f.OnExit,
+		Restart: f.Restart, Health: f.Health,
 	}
 }
 
@@ -159,6 +216,22 @@ func (s *Spec) check() error {
 	}
 	if len(s.OnExit) > 0 && !filepath.IsAbs(s.OnExit[0]) {
 		return fmt.Errorf("monitor %s: spec: on-exit program %q is not an absolute path", s.ID, s.OnExit[0])
+	}
+	switch s.Restart.Name {
+	case "", RestartNo, RestartAlways, RestartOnFailure, RestartUnlessStopped:
+	default:
+		return fmt.Errorf("monitor %s: spec: unknown restart policy %q", s.ID, s.Restart.Name)
+	}
+	if s.Restart.MaxRetries < 0 || s.Restart.MaxRetries > 0 && s.Restart.Name != RestartOnFailure {
+		return fmt.Errorf("monitor %s: spec: maximum retry count %d needs on-failure and cannot be negative", s.ID, s.Restart.MaxRetries)
+	}
+	if h := s.Health; h != nil {
+		if len(h.Test) < 2 || h.Test[0] != "CMD" && h.Test[0] != "CMD-SHELL" {
+			return fmt.Errorf("monitor %s: spec: healthcheck test %q must be CMD or CMD-SHELL with a command", s.ID, h.Test)
+		}
+		if h.Interval <= 0 || h.Timeout <= 0 || h.StartInterval <= 0 || h.StartPeriod < 0 || h.Retries < 1 {
+			return fmt.Errorf("monitor %s: spec: healthcheck durations and retries must be set", s.ID)
+		}
 	}
 	if s.StopSignal < 0 || s.StopSignal > 64 {
 		return fmt.Errorf("monitor %s: spec: invalid stop signal %d", s.ID, s.StopSignal)

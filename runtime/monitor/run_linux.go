@@ -33,6 +33,10 @@ import (
 var initEnv = []string{"GOMAXPROCS=1", "GOGC=50"}
 
 const (
+	// Docker's restart backoff (moby's restartmanager).
+	restartFirstDelay = 100 * time.Millisecond
+	restartMaxDelay   = time.Minute
+	restartResetAfter = 10 * time.Second
 	// requestTimeout bounds how long a client may take to send its request.
 	requestTimeout = 10 * time.Second
 	// attachWait bounds how long an exited container's monitor waits for
@@ -60,7 +64,7 @@ func RunMonitor(bundle string) int {
 		sendReport(rep, report{State: State{Status: StatusExited, Error: err.Error()}, Error: err.Error()})
 		return 1
 	}
-	m := &monitor{spec: spec, exited: make(chan struct{}), done: make(chan struct{}), hub: newHub(spec.AttachReplay)}
+	m := &monitor{spec: spec, exited: make(chan struct{}), done: make(chan struct{}), stopped: make(chan struct{}), hub: newHub(spec.AttachReplay)}
 	code := m.run(rep)
 	if code == 0 && len(spec.OnExit) > 0 && !m.handedOver.Load() {
 		// In place of the monitor, so that nothing calls it alive any more.
@@ -106,8 +110,17 @@ type monitor struct {
 	done   chan struct{} // closed once the exit is recorded in state.json
 
 	hub *hub
-	// link talks to the init once the workload runs (exec sessions).
+	// link talks to the init of the current run (exec sessions).
 	link *initLink
+	// health runs the healthcheck of the current run.
+	health healthChecker
+	// userStopped: a stop or kill by the user; no restart follows. stopped
+	// is closed with it, ending a restart's wait.
+	userStopped atomic.Bool
+	stopped     chan struct{}
+	stopOnce    sync.Once
+	// backoff is the restart policy's current delay.
+	backoff time.Duration
 	// handedOver: OnExit is not run, because an attached client that asked
 	// for it (docker run --rm in the foreground) received the exit and does
 	// the work itself, or because a restart stopped the container.
@@ -175,15 +188,6 @@ func (m *monitor) run(rep *os.File) int {
 	}
 	defer logw.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	cg, err := cgroup.Create(ctx, m.spec.ID, startupResources(m.spec.Cgroup))
-	cancel()
-	if err != nil {
-		return m.fail(rep, fmt.Errorf("monitor: %w", err))
-	}
-	m.cg = cg
-	defer func() { _ = cg.Delete() }() // for the failure paths; a no-op once deleted
-
 	sock := socketPath(m.spec.RunDir)
 	_ = os.Remove(sock) // a stale socket of a dead monitor
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
@@ -196,11 +200,118 @@ func (m *monitor) run(rep *os.File) int {
 		return m.fail(rep, fmt.Errorf("monitor: %w", err))
 	}
 
+	var conns sync.WaitGroup
+	served := make(chan struct{})
+	first := true
+	var res runResult
+	for {
+		res = m.runOnce(logw, func() {
+			if !first {
+				return
+			}
+			// The workload runs: tell Start, then serve the CLI.
+			sendReport(rep, report{State: m.getState()})
+			rep.Close()
+			go func() {
+				defer close(served)
+				m.serve(ln, &conns)
+			}()
+			go func() {
+				if _, ok := <-term; ok {
+					conns.Add(1)
+					go m.stopAsync(&conns)
+				}
+			}()
+		})
+		if res.startErr != nil && first {
+			ln.Close()
+			return m.failWith(rep, res.startErr, res.startCode)
+		}
+		first = false
+		delay, again := m.restartDelay(res)
+		if !again {
+			break
+		}
+		m.setState(func(s *State) { s.Status = StatusRestarting })
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-m.stopped:
+		}
+		t.Stop()
+		if m.userStopped.Load() {
+			break
+		}
+		m.setState(func(s *State) { s.RestartCount++ })
+	}
+	if err := logw.Close(); err != nil && res.errMsg == "" {
+		res.errMsg = err.Error()
+	}
+	final := m.setState(func(s *State) {
+		s.Status = StatusExited
+		if res.startErr == nil {
+			s.ExitCode, s.OOMKilled, s.FinishedAt, s.Error = res.code, res.oom, res.finished, res.errMsg
+		}
+	})
+	close(m.done)
+	m.hub.finish(final)
+	if m.spec.AttachReplay {
+		// The client that started the container attaches right after the
+		// start; a short-lived container must not be gone by then.
+		t := time.NewTimer(attachWait)
+		select {
+		case <-m.hub.attached:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	ln.Close() // also unlinks the socket
+	<-served
+	conns.Wait()
+	return 0
+}
+
+// runResult is how one run of the container ended.
+type runResult struct {
+	// startErr: the run never started (startCode is its exit code).
+	startErr  error
+	startCode int
+	code      int
+	oom       bool
+	started   time.Time
+	finished  time.Time
+	errMsg    string
+}
+
+// runOnce runs the container once: a fresh cgroup, stdio and init, which
+// it waits for and tears down. running is called once the workload runs.
+// The exit is recorded in the state (status exited).
+func (m *monitor) runOnce(logw *jsonlog.Writer, running func()) runResult {
+	fail := func(err error, code int) runResult {
+		m.setState(func(s *State) {
+			s.Status = StatusExited
+			s.ExitCode = code
+			s.Error = err.Error()
+			s.FinishedAt = time.Now().UTC()
+		})
+		return runResult{startErr: err, startCode: code}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	cg, err := cgroup.Create(ctx, m.spec.ID, startupResources(m.spec.Cgroup))
+	cancel()
+	if err != nil {
+		return fail(fmt.Errorf("monitor: %w", err), -1)
+	}
+	m.mu.Lock()
+	m.cg, m.pid, m.exited = cg, 0, make(chan struct{})
+	m.mu.Unlock()
+	defer func() { _ = cg.Delete() }() // for the failure paths; a no-op once deleted
+
 	p, err := newInitPipes(m.spec.Stdin && !m.spec.Init.Tty)
 	if err != nil {
-		ln.Close()
-		return m.fail(rep, fmt.Errorf("monitor: %w", err))
+		return fail(fmt.Errorf("monitor: %w", err), -1)
 	}
+	m.hub.begin()
 	if p.stdinW != nil {
 		m.hub.setStdin(p.stdinW, false, m.spec.StdinOnce)
 	}
@@ -253,43 +364,37 @@ func (m *monitor) run(rep *os.File) int {
 		p.cfgW.Close()
 	}
 	if err != nil {
-		ln.Close()
 		<-waited // the init was never started, or is being SIGKILLed
 		m.cleanupCgroup()
 		p.ctl.Close()
 		m.hub.closeStdin()
 		copiers.Wait()
-		return m.failWith(rep, err, startCode)
+		return fail(err, startCode)
 	}
-	m.link = newInitLink(p.ctl)
+	link := newInitLink(p.ctl)
 	linkDone := make(chan struct{})
 	go func() {
 		defer close(linkDone)
-		m.link.dispatch()
+		link.dispatch()
 	}()
-	st := m.setState(func(s *State) { s.Status = StatusRunning; s.StartedAt = time.Now().UTC() })
-	sendReport(rep, report{State: st})
-	rep.Close()
-
-	var conns sync.WaitGroup
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		m.serve(ln, &conns)
-	}()
-
-	var res waitResult
-	for waiting := true; waiting; {
-		select {
-		case res = <-waited:
-			waiting = false
-		case <-term:
-			conns.Add(1)
-			go m.stopAsync(&conns)
-			signal.Stop(term)
-		}
+	startedAt := time.Now().UTC()
+	m.mu.Lock()
+	m.link = link
+	m.mu.Unlock()
+	m.setState(func(s *State) {
+		s.Status, s.StartedAt = StatusRunning, startedAt
+		s.ExitCode, s.Error, s.OOMKilled, s.FinishedAt = 0, "", false, time.Time{}
+	})
+	m.health.begin(m)
+	running()
+	if m.userStopped.Load() {
+		// Stopped while this run was being started (a restart).
+		_ = m.signal(m.spec.stopSignal())
 	}
+
+	res := <-waited
 	finished := time.Now().UTC()
+	m.health.end()
 	code, errMsg := -1, ""
 	if res.err != nil {
 		errMsg = res.err.Error()
@@ -302,39 +407,61 @@ func (m *monitor) run(rep *os.File) int {
 		errMsg = err.Error()
 	}
 	copiers.Wait()
-	oom, _ := m.cg.OOMKilled()
-	if err := m.cg.Delete(); err != nil && errMsg == "" {
-		errMsg = err.Error()
-	}
-	if err := logw.Close(); err != nil && errMsg == "" {
+	oom, _ := cg.OOMKilled()
+	if err := cg.Delete(); err != nil && errMsg == "" {
 		errMsg = err.Error()
 	}
 	<-linkDone // the init is gone, so its end of the socket is closed
 	p.ctl.Close()
 	m.hub.closeStdin()
-	final := m.setState(func(s *State) {
-		s.Status = StatusExited
-		s.ExitCode = code
-		s.OOMKilled = oom
-		s.FinishedAt = finished
-		s.Error = errMsg
+	st := m.setState(func(s *State) {
+		s.Status, s.ExitCode, s.OOMKilled, s.FinishedAt, s.Error = StatusExited, code, oom, finished, errMsg
 	})
-	close(m.done)
-	m.hub.finish(final)
-	if m.spec.AttachReplay {
-		// The client that started the container attaches right after the
-		// start; a short-lived container must not be gone by then.
-		t := time.NewTimer(attachWait)
-		select {
-		case <-m.hub.attached:
-		case <-t.C:
-		}
-		t.Stop()
+	m.hub.end(st)
+	return runResult{code: code, oom: oom, started: startedAt, finished: finished, errMsg: errMsg}
+}
+
+// restartDelay applies the restart policy to a run that ended: whether the
+// container is started again, and after how long (Docker's backoff: 100 ms
+// doubling up to a minute, back to 100 ms after a run of 10 s or more).
+// A stop or kill by the user, or a run that never started, ends it.
+func (m *monitor) restartDelay(res runResult) (time.Duration, bool) {
+	if m.userStopped.Load() || res.startErr != nil {
+		return 0, false
 	}
-	ln.Close() // also unlinks the socket
-	<-served
-	conns.Wait()
-	return 0
+	if res.finished.Sub(res.started) >= restartResetAfter {
+		m.backoff = 0
+	}
+	switch {
+	case m.backoff == 0:
+		m.backoff = restartFirstDelay
+	case m.backoff < restartMaxDelay:
+		m.backoff *= 2
+	}
+	m.backoff = min(m.backoff, restartMaxDelay)
+	r := m.spec.Restart
+	switch r.Name {
+	case RestartAlways, RestartUnlessStopped:
+		return m.backoff, true
+	case RestartOnFailure:
+		if r.MaxRetries > 0 && m.getState().RestartCount >= r.MaxRetries {
+			return 0, false
+		}
+		return m.backoff, res.code != 0
+	}
+	return 0, false
+}
+
+// waitRecorded waits until the state no longer says running: the exit of
+// the run whose init exited is being recorded.
+func (m *monitor) waitRecorded() {
+	for m.getState().Status == StatusRunning {
+		select {
+		case <-m.done:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // stopAsync stops the container for SIGTERM; it counts as a connection
@@ -630,6 +757,14 @@ func (m *monitor) signal(sig syscall.Signal) error {
 	return nil
 }
 
+// markStopped records a stop or kill by the user: no restart follows.
+func (m *monitor) markStopped() {
+	m.stopOnce.Do(func() {
+		m.userStopped.Store(true)
+		close(m.stopped)
+	})
+}
+
 // thawsFor is Docker's rule for a signal sent to a paused container
 // (daemon/kill.go): it unpauses after SIGKILL and after the stop signal,
 // and after any signal when the container has no stop signal of its own.
@@ -641,6 +776,7 @@ func (m *monitor) thawsFor(sig syscall.Signal) bool {
 // ever), then SIGKILL to the whole cgroup; it returns once the exit is
 // recorded, so that a caller reading state.json next sees it.
 func (m *monitor) stop(timeout time.Duration) error {
+	m.markStopped()
 	if err := m.signal(m.spec.stopSignal()); err != nil && !errors.Is(err, ErrNotRunning) {
 		// Docker drops the grace period to 2 s when the signal fails.
 		timeout = 2 * time.Second
@@ -679,12 +815,18 @@ func (m *monitor) stop(timeout time.Duration) error {
 func (m *monitor) cleanupKill() error {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
-	return m.cg.KillAll(ctx)
+	m.mu.Lock()
+	cg := m.cg
+	m.mu.Unlock()
+	return cg.KillAll(ctx)
 }
 
 func (m *monitor) cleanupCgroup() {
 	if m.cleanupKill() == nil {
-		_ = m.cg.Delete()
+		m.mu.Lock()
+		cg := m.cg
+		m.mu.Unlock()
+		_ = cg.Delete()
 	}
 }
 
@@ -739,7 +881,16 @@ func (m *monitor) handle(conn *net.UnixConn) {
 		}
 		return
 	case "wait":
-		<-m.done
+		// The next exit of the container, as docker wait: a restart policy
+		// may start it again afterwards.
+		m.mu.Lock()
+		exited := m.exited
+		m.mu.Unlock()
+		select {
+		case <-m.done:
+		case <-exited:
+			m.waitRecorded()
+		}
 		st := m.getState()
 		resp.State = &st
 	case "state":
@@ -749,6 +900,8 @@ func (m *monitor) handle(conn *net.UnixConn) {
 		if req.Signal <= 0 || req.Signal > 64 {
 			err = fmt.Errorf("invalid signal %d", req.Signal)
 		} else {
+			// A kill by the user is a stop for the restart policy, as in Docker.
+			m.markStopped()
 			err = m.signal(syscall.Signal(req.Signal))
 		}
 	case "stop":
