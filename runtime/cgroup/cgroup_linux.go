@@ -1096,3 +1096,22 @@ func writeFile(file, value string) error {
 	}
 	return err
 }
+
+// PidsMaxFile opens the cgroup's pids.max for writing: berth's init hands it to the workload,
+// which sets the container's exact pids limit itself right before its execve, when nothing
+// else of berth's counts against the limit any more.
+func (c *Cgroup) PidsMaxFile() (*os.File, error) {
+	dir := c.v2Path
+	if c.mode != Unified {
+		p, ok := c.v1Paths[cgroup1.Pids]
+		if !ok {
+			return nil, fmt.Errorf("cgroup %s: the pids controller is not in use by this cgroup: %w", c.name, ErrNotSupported)
+		}
+		dir = p
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "pids.max"), os.O_WRONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", c.name, err)
+	}
+	return f, nil
+}

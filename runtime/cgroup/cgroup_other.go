@@ -4,6 +4,7 @@ package cgroup
 
 import (
 	"context"
+	"os"
 	goruntime "runtime"
 )
 
@@ -46,3 +47,4 @@ func (c *Cgroup) Frozen() (bool, error)             { return false, errOS(c.name
 func (c *Cgroup) Stats() (Stats, error)             { return Stats{}, errOS(c.name) }
 func (c *Cgroup) OOMKilled() (bool, error)          { return false, errOS(c.name) }
 func (c *Cgroup) Delete() error                     { return errOS(c.name) }
+func (c *Cgroup) PidsMaxFile() (*os.File, error)    { return nil, errOS(c.name) }

@@ -303,7 +303,7 @@ func Delete(bundle, runDir string) error {
 	}
 	var errs []error
 	if spec, err := readSpec(bundle); err == nil {
-		errs = append(errs, deleteCgroup(spec.ID))
+		errs = append(errs, deleteCgroup(spec.ID), deleteCgroup(initCgroupName(spec.ID)))
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		errs = append(errs, err)
 	}

@@ -38,6 +38,8 @@ type initMessage struct {
 type initLink struct {
 	ctl    *os.File
 	sendMu sync.Mutex
+	// place puts a process the init started into the container's cgroup.
+	place func(pid int) error
 
 	mu       sync.Mutex
 	sessions map[int]chan initMessage
@@ -45,8 +47,11 @@ type initLink struct {
 	gone     bool // the init closed its end: it has exited
 }
 
-func newInitLink(ctl *os.File) *initLink {
-	return &initLink{ctl: ctl, sessions: map[int]chan initMessage{}}
+func newInitLink(ctl *os.File, place func(pid int) error) *initLink {
+	// The init names the processes it wants placed with SCM_CREDENTIALS,
+	// which the kernel translates into this PID namespace's numbers.
+	_ = unix.SetsockoptInt(int(ctl.Fd()), unix.SOL_SOCKET, unix.SO_PASSCRED, 1)
+	return &initLink{ctl: ctl, place: place, sessions: map[int]chan initMessage{}}
 }
 
 func (l *initLink) send(m pid1.Message, files ...*os.File) error {
@@ -80,7 +85,7 @@ func (l *initLink) send(m pid1.Message, files ...*os.File) error {
 // exec session; sessions still open then are closed.
 func (l *initLink) dispatch() {
 	buf := make([]byte, 64<<10)
-	oob := make([]byte, unix.CmsgSpace(4))
+	oob := make([]byte, unix.CmsgSpace(4)+unix.CmsgSpace(unix.SizeofUcred))
 	for {
 		n, oobn, _, _, err := unix.Recvmsg(int(l.ctl.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
@@ -100,6 +105,19 @@ func (l *initLink) dispatch() {
 			closeFiles([]*os.File{im.file})
 			continue
 		}
+		if im.msg.Place > 0 {
+			// The init waits for this before the process may run.
+			reply := pid1.Message{ExecID: im.msg.ExecID, Placed: true}
+			pid, err := credentialsPid(oob[:oobn])
+			if err == nil {
+				err = l.place(pid)
+			}
+			if err != nil {
+				reply = pid1.Message{ExecID: im.msg.ExecID, Error: err.Error()}
+			}
+			_ = l.send(reply)
+			continue
+		}
 		l.mu.Lock()
 		ch, ok := l.sessions[im.msg.ExecID]
 		l.mu.Unlock()
@@ -117,6 +135,28 @@ func (l *initLink) dispatch() {
 		close(ch)
 		delete(l.sessions, id)
 	}
+}
+
+// credentialsPid is the pid of an SCM_CREDENTIALS message, in this
+// process's PID namespace.
+func credentialsPid(oob []byte) (int, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0, fmt.Errorf("monitor: the init's message: %w", err)
+	}
+	for i := range msgs {
+		if msgs[i].Header.Level == unix.SOL_SOCKET && msgs[i].Header.Type == unix.SCM_CREDENTIALS {
+			cred, err := unix.ParseUnixCredentials(&msgs[i])
+			if err != nil {
+				return 0, fmt.Errorf("monitor: the init's credentials: %w", err)
+			}
+			if cred.Pid <= 0 {
+				return 0, fmt.Errorf("monitor: the init named pid %d", cred.Pid)
+			}
+			return int(cred.Pid), nil
+		}
+	}
+	return 0, errors.New("monitor: the init's message names no process")
 }
 
 // open registers a new exec session.

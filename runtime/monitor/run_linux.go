@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -302,10 +301,18 @@ func (m *monitor) runOnce(logw *jsonlog.Writer, running func()) runResult {
 	if err != nil {
 		return fail(fmt.Errorf("monitor: %w", err), -1)
 	}
+	ctx, cancel = context.WithTimeout(context.Background(), cleanupTimeout)
+	icg, err := cgroup.Create(ctx, initCgroupName(m.spec.ID), cgroup.Resources{})
+	cancel()
+	if err != nil {
+		_ = cg.Delete()
+		return fail(fmt.Errorf("monitor: %w", err), -1)
+	}
 	m.mu.Lock()
 	m.cg, m.pid, m.exited = cg, 0, make(chan struct{})
 	m.mu.Unlock()
 	defer func() { _ = cg.Delete() }() // for the failure paths; a no-op once deleted
+	defer func() { _ = icg.Delete() }()
 
 	p, err := newInitPipes(m.spec.Stdin && !m.spec.Init.Tty)
 	if err != nil {
@@ -340,7 +347,9 @@ func (m *monitor) runOnce(logw *jsonlog.Writer, running func()) runResult {
 	if err == nil {
 		err = m.prepare()
 		if err == nil {
-			err = json.NewEncoder(p.cfgW).Encode(m.spec.Init)
+			cfg := m.spec.Init
+			cfg.PidsLimit = m.spec.Cgroup.PidsLimit
+			err = json.NewEncoder(p.cfgW).Encode(cfg)
 			if err != nil {
 				err = fmt.Errorf("monitor: send config to the init: %w", err)
 			}
@@ -348,14 +357,11 @@ func (m *monitor) runOnce(logw *jsonlog.Writer, running func()) runResult {
 		p.cfgW.Close()
 		if err == nil {
 			var master *os.File
-			master, startCode, err = m.awaitStart(p.ctl)
+			master, startCode, err = m.awaitStart(p.ctl, icg)
 			if master != nil {
 				m.hub.setStdin(master, true, false)
 				copyOut("stdout", master)
 			}
-		}
-		if err == nil {
-			err = m.settlePidsLimit()
 		}
 		if err != nil {
 			m.signal(syscall.SIGKILL)
@@ -371,7 +377,7 @@ func (m *monitor) runOnce(logw *jsonlog.Writer, running func()) runResult {
 		copiers.Wait()
 		return fail(err, startCode)
 	}
-	link := newInitLink(p.ctl)
+	link := newInitLink(p.ctl, m.placeInContainer)
 	linkDone := make(chan struct{})
 	go func() {
 		defer close(linkDone)
@@ -534,19 +540,29 @@ func (m *monitor) forkInit(p *initPipes) (int, error) {
 		return 0, err
 	}
 	defer exe.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, fmt.Errorf("monitor: %w", err)
+	}
+	defer devnull.Close()
 	stdin := p.stdinR
 	if stdin == nil {
-		devnull, err := os.Open(os.DevNull)
-		if err != nil {
-			return 0, fmt.Errorf("monitor: %w", err)
-		}
-		defer devnull.Close()
 		stdin = devnull
 	}
 	// The init executes the memfd by its number in the child, after Go
 	// has moved the descriptors into place (golang/go#61751). Positions
 	// 3 and 4 are pid1.ConfigFD and pid1.ControlFD.
-	files := []uintptr{stdin.Fd(), p.stdoutW.Fd(), p.stderrW.Fd(), p.cfgR.Fd(), p.ctlChild.Fd(), exe.Fd()}
+	// 5 is pid1.PidsFD: the container cgroup's pids.max, or /dev/null.
+	pids := devnull
+	if m.spec.Cgroup.PidsLimit > 0 {
+		f, err := m.cg.PidsMaxFile()
+		if err != nil {
+			return 0, fmt.Errorf("monitor: %w", err)
+		}
+		defer f.Close()
+		pids = f
+	}
+	files := []uintptr{stdin.Fd(), p.stdoutW.Fd(), p.stderrW.Fd(), p.cfgR.Fd(), p.ctlChild.Fd(), pids.Fd(), exe.Fd()}
 	path := "/proc/self/fd/" + strconv.Itoa(len(files)-1)
 	sys := &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS |
@@ -613,8 +629,9 @@ func sealedSelf() (*os.File, error) {
 }
 
 // startupPids is the room a pids limit gets while the container starts:
-// berth's init (PID 1, a Go process: six threads with GOMAXPROCS=1) and
-// the workload-exec process's threads until its execve.
+// berth's init (a Go process: six threads with GOMAXPROCS=1) and the
+// workload-exec process's threads until its execve are in the container's
+// cgroup until then.
 const startupPids = 16
 
 // startupResources are the container's limits while it starts.
@@ -625,39 +642,25 @@ func startupResources(r cgroup.Resources) cgroup.Resources {
 	return r
 }
 
-// settlePidsLimit sets the pids limit the workload lives with once it is
-// started: with Docker the workload is PID 1 and the limit covers it and
-// all it starts; berth's init stays PID 1, so its threads are added and
-// the workload gets exactly the limit asked for.
-func (m *monitor) settlePidsLimit() error {
-	if m.spec.Cgroup.PidsLimit <= 0 {
-		return nil
-	}
-	m.mu.Lock()
-	pid := m.pid
-	m.mu.Unlock()
-	threads, err := threadCount(pid)
-	if err != nil {
-		return fmt.Errorf("monitor: pids limit: %w", err)
-	}
-	if err := m.cg.Update(cgroup.Resources{PidsLimit: m.spec.Cgroup.PidsLimit + int64(threads)}); err != nil {
-		return fmt.Errorf("monitor: pids limit: %w", err)
-	}
-	return nil
-}
+// initCgroupName is the cgroup berth's init lives in once the workload
+// runs, beside the container's. With Docker the workload is PID 1 and the
+// limits cover exactly it and what it starts; berth's init must neither
+// count against them (its Go runtime's threads, its memory) nor starve when
+// the workload exhausts them: a Go process that cannot create a thread
+// dies. So the init leaves the container's cgroup right before the
+// workload's execve (Message.Leave; its cgroup namespace stays rooted at
+// the container's), the workload sets the exact pids limit itself (see
+// pid1.Config.PidsLimit), and every process the init starts later (exec,
+// probes) is placed in the container's cgroup before it runs.
+func initCgroupName(id string) string { return id + "-init" }
 
-// threadCount is the number of threads of process pid.
-func threadCount(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
-			return strconv.Atoi(strings.TrimSpace(v))
-		}
-	}
-	return 0, fmt.Errorf("no thread count in /proc/%d/status", pid)
+// placeInContainer moves a process the init started (an exec session's
+// workload-exec, still waiting for its spec) into the container's cgroup.
+func (m *monitor) placeInContainer(pid int) error {
+	m.mu.Lock()
+	cg := m.cg
+	m.mu.Unlock()
+	return cg.AddProc(pid)
 }
 
 // prepare runs while the init waits for its config: it undoes the
@@ -1004,7 +1007,7 @@ func (m *monitor) copyOutput(log io.Writer, name string, r io.Reader) {
 // awaitStart reads the init's reports: the pty master first for a tty,
 // then whether the workload's execve worked. A failure carries the exit
 // code the container ends with; an init that dies first is a failure too.
-func (m *monitor) awaitStart(ctl *os.File) (master *os.File, code int, err error) {
+func (m *monitor) awaitStart(ctl *os.File, icg *cgroup.Cgroup) (master *os.File, code int, err error) {
 	buf := make([]byte, 64<<10)
 	oob := make([]byte, unix.CmsgSpace(4))
 	for {
@@ -1023,6 +1026,18 @@ func (m *monitor) awaitStart(ctl *os.File) (master *os.File, code int, err error
 			return master, -1, fmt.Errorf("monitor: bad report from the init: %w", err)
 		}
 		switch {
+		case msg.Leave:
+			m.mu.Lock()
+			pid := m.pid
+			m.mu.Unlock()
+			reply := pid1.Message{Left: true}
+			if err := icg.AddProc(pid); err != nil {
+				reply = pid1.Message{Error: err.Error()}
+			}
+			b, _ := json.Marshal(reply)
+			if err := unix.Sendmsg(int(ctl.Fd()), b, nil, nil, 0); err != nil {
+				return master, -1, fmt.Errorf("monitor: reply to the init: %w", os.NewSyscallError("sendmsg", err))
+			}
 		case msg.Pty:
 			f, err := receivedFile(oob[:oobn])
 			if err != nil {

@@ -24,6 +24,10 @@ const (
 	// the workload (a Message as JSON) before it exits; it is close-on-exec,
 	// so a successful execve closes it with nothing written.
 	StatusFD = 4
+	// PidsFD is, with Config.PidsLimit, the container cgroup's pids.max
+	// open for writing: the init's inherited fd 5, which it passes on to
+	// the workload-exec mode as its fd 5.
+	PidsFD = 5
 	// WorkloadExecArg is argv[1] of berth re-executed by the init to become
 	// the workload; main.go must call ExecWorkload when it sees it.
 	WorkloadExecArg = "workload-exec"
@@ -76,6 +80,10 @@ type Config struct {
 	// ConsoleSize is the pty's initial [height, width], as Docker's
 	// HostConfig.ConsoleSize; zero leaves the kernel's default.
 	ConsoleSize [2]uint16 `json:",omitzero"`
+	// PidsLimit is the container's pids limit, which the workload writes to
+	// PidsFD right before its execve: the monitor's limit until then leaves
+	// room for the init and the workload-exec process's threads.
+	PidsLimit int64 `json:",omitempty"`
 }
 
 // Message travels between the init and the monitor on ControlFD, one
@@ -99,6 +107,16 @@ type Message struct {
 	// Kill (monitor to init): SIGKILL exec ExecID and its process group,
 	// whose client went away.
 	Kill bool `json:",omitempty"`
+	// Place (init to monitor): put process Place, which the init just
+	// started for exec ExecID, into the container's cgroup (the init lives
+	// outside it); Placed (monitor to init) says it is done.
+	Place  int  `json:",omitempty"`
+	Placed bool `json:",omitempty"`
+	// Leave (init to monitor): move the init out of the container's cgroup
+	// into its own, before the workload runs; Left (monitor to init) says it
+	// is done. The workload stays where it was born.
+	Leave bool `json:",omitempty"`
+	Left  bool `json:",omitempty"`
 }
 
 // ExecRequest is one process to start in a running container (docker
@@ -130,6 +148,7 @@ type workloadSpec struct {
 	Seccomp         []seccomp.SockFilter
 	Rlimits         []process.Rlimit
 	Umask           uint32
+	PidsLimit       int64 `json:",omitempty"`
 }
 
 func (c *Config) workload() workloadSpec {

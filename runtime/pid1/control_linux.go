@@ -25,17 +25,53 @@ func openControl() *control {
 
 // send writes m as one message, with files attached (SCM_RIGHTS).
 func (c *control) send(m Message, files ...*os.File) error {
+	return c.sendWith(m, nil, files...)
+}
+
+// sendAbout writes m with pid's credentials attached (SCM_CREDENTIALS): the
+// kernel gives the monitor the pid as its own PID namespace numbers it.
+func (c *control) sendAbout(m Message, pid int) error {
+	creds := unix.UnixCredentials(&unix.Ucred{Pid: int32(pid), Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())})
+	return c.sendWith(m, creds)
+}
+
+// request sends m and reads the monitor's one reply, before the receive
+// goroutine runs.
+func (c *control) request(m Message) (Message, error) {
+	if err := c.send(m); err != nil {
+		return Message{}, err
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		n, _, _, _, err := unix.Recvmsg(c.fd, buf, nil, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return Message{}, fmt.Errorf("pid1: read the monitor's reply: %w", os.NewSyscallError("recvmsg", err))
+		}
+		if n == 0 {
+			return Message{}, errors.New("pid1: the monitor is gone")
+		}
+		var r Message
+		if err := json.Unmarshal(buf[:n], &r); err != nil {
+			return Message{}, fmt.Errorf("pid1: bad reply from the monitor: %w", err)
+		}
+		return r, nil
+	}
+}
+
+func (c *control) sendWith(m Message, oob []byte, files ...*os.File) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	var oob []byte
 	if len(files) > 0 {
 		fds := make([]int, len(files))
 		for i, f := range files {
 			fds[i] = int(f.Fd())
 		}
-		oob = unix.UnixRights(fds...)
+		oob = append(oob, unix.UnixRights(fds...)...)
 	}
 	for {
 		err = unix.Sendmsg(c.fd, b, oob, nil, 0)

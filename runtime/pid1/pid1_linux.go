@@ -132,7 +132,22 @@ func run(cfg *Config) (int, error) {
 	if cfg.Tty {
 		sess = withTerminal
 	}
-	child, status, err := startWorkload(&ws, stdio, sess)
+	// The workload is born in the init's cgroup, the container's; before it
+	// may run, the monitor moves the init out of it (see Message.Leave).
+	var leave func(int) error
+	if ctl != nil {
+		leave = func(int) error {
+			r, err := ctl.request(Message{Leave: true})
+			if err == nil && !r.Left {
+				err = fmt.Errorf("pid1: leave the container's cgroup: %s", r.Error)
+			}
+			return err
+		}
+	}
+	if cfg.PidsLimit > 0 {
+		ws.PidsLimit = cfg.PidsLimit
+	}
+	child, status, err := startWorkload(&ws, stdio, sess, leave)
 	if slave != nil {
 		slave.Close()
 	}
@@ -250,7 +265,7 @@ const (
 // read end of its status pipe (StatusFD). syscall.ForkExec rather than
 // os/exec: the init reaps with wait4(-1), and os.Process would hold a pidfd
 // and race for the same status.
-func startWorkload(ws *workloadSpec, stdio []uintptr, s session) (int, *os.File, error) {
+func startWorkload(ws *workloadSpec, stdio []uintptr, s session, place func(pid int) error) (int, *os.File, error) {
 	data, err := json.Marshal(ws)
 	if err != nil {
 		return 0, nil, fmt.Errorf("pid1: encode workload spec: %w", err)
@@ -276,16 +291,30 @@ func startWorkload(ws *workloadSpec, stdio []uintptr, s session) (int, *os.File,
 	// /proc/self/exe is the binary the init runs from (a sealed memfd when
 	// started by the monitor); it stays reachable after pivot_root since
 	// the link does not go through the mount tree.
+	files := append(stdio, r.Fd(), statusW.Fd())
+	if ws.PidsLimit > 0 {
+		files = append(files, PidsFD)
+	}
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{"berth", WorkloadExecArg}, &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   []string{},
-		Files: append(stdio, r.Fd(), statusW.Fd()),
+		Files: files,
 		Sys:   sys,
 	})
 	if err != nil {
 		w.Close()
 		statusR.Close()
 		return 0, nil, fmt.Errorf("pid1: start workload: %w", &os.PathError{Op: "fork/exec", Path: "/proc/self/exe", Err: err})
+	}
+	// The child waits for its spec: nothing of the workload runs before it
+	// is where it belongs.
+	if place != nil {
+		if err := place(pid); err != nil {
+			w.Close()
+			statusR.Close()
+			_ = unix.Kill(pid, unix.SIGKILL)
+			return 0, nil, err
+		}
 	}
 	// A goroutine, since a spec larger than the pipe buffer would block
 	// until the child reads it; errors show up as the child's failure.
@@ -303,8 +332,32 @@ type supervisor struct {
 	ctl      *control
 	child    int
 	requests <-chan received
-	execs    map[int]int // pid -> exec id
-	pids     map[int]int // exec id -> pid
+	// pending are requests that arrived while waiting for a Placed reply.
+	pending []received
+	execs   map[int]int // pid -> exec id
+	pids    map[int]int // exec id -> pid
+}
+
+// place asks the monitor to put pid, just started for exec id, into the
+// container's cgroup (the init lives outside it), and waits for the answer.
+func (sv *supervisor) place(id, pid int) error {
+	if err := sv.ctl.sendAbout(Message{ExecID: id, Place: pid}, pid); err != nil {
+		return err
+	}
+	for r := range sv.requests {
+		switch {
+		case r.msg.ExecID == id && r.msg.Placed:
+			closeFiles(r.files)
+			return nil
+		case r.msg.ExecID == id && r.msg.Error != "":
+			closeFiles(r.files)
+			return fmt.Errorf("exec: place the process in the container's cgroup: %s", r.msg.Error)
+		default:
+			sv.pending = append(sv.pending, r)
+		}
+	}
+	sv.requests = nil
+	return errors.New("exec: the monitor is gone")
 }
 
 // run is PID 1's loop: reap, forward signals, serve exec requests, and once
@@ -317,6 +370,12 @@ func (sv *supervisor) run(sigs <-chan os.Signal) int {
 	defer ticker.Stop()
 	status, done := sv.reap()
 	for !done {
+		if len(sv.pending) > 0 {
+			r := sv.pending[0]
+			sv.pending = sv.pending[1:]
+			sv.handle(r)
+			continue
+		}
 		select {
 		case sig := <-sigs:
 			s, ok := sig.(syscall.Signal)
@@ -435,7 +494,7 @@ func (sv *supervisor) startExec(id int, req *ExecRequest, files []*os.File) erro
 		}
 		stdio = []uintptr{files[0].Fd(), files[1].Fd(), files[2].Fd()}
 	}
-	pid, status, err := startWorkload(&ws, stdio, sess)
+	pid, status, err := startWorkload(&ws, stdio, sess, func(pid int) error { return sv.place(id, pid) })
 	if err != nil {
 		return err
 	}

@@ -155,6 +155,13 @@ func execWorkload() (int, string) {
 	if err != nil {
 		return process.ExecError(ws.Args[0], err)
 	}
+	if ws.PidsLimit > 0 {
+		// Only now is this process all of the container's cgroup: its Go
+		// threads end with the execve below, the init has left.
+		if _, err := unix.Write(PidsFD, []byte(strconv.FormatInt(ws.PidsLimit, 10))); err != nil {
+			return setupError(fmt.Errorf("set the pids limit: %w", os.NewSyscallError("write", err)))
+		}
+	}
 	if err := closeExtraFDs(); err != nil {
 		return setupError(err)
 	}
