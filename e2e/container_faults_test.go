@@ -111,3 +111,17 @@ func TestContainerLogRotation(t *testing.T) {
 		t.Errorf("--log-driver syslog: code %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestContainerEtcFiles: /etc/hostname, /etc/hosts and /etc/resolv.conf are the container's own,
+// bind-mounted as Docker does, writable even on a read-only root.
+func TestContainerEtcFiles(t *testing.T) {
+	e := newContainerEnv(t)
+	r := e.ok("container", "run", "--rm", "--hostname", "box1", "--read-only", "bb:1", "sh", "-c",
+		"busybox cat /etc/hostname; busybox grep -c localhost /etc/hosts; busybox test -s /etc/resolv.conf && echo resolv; busybox hostname; echo '10.1.1.1 extra' >> /etc/hosts && echo appended")
+	if r.stdout != "box1\n2\nresolv\nbox1\nappended\n" {
+		t.Errorf("etc files: %q", r.stdout)
+	}
+	if strings.Contains(r.stdout, "127.0.0.53") {
+		t.Errorf("a loopback nameserver reached the container: %q", r.stdout)
+	}
+}

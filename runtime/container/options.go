@@ -198,6 +198,11 @@ func (c *Container) spec() (monitor.Spec, error) {
 	if err != nil {
 		return monitor.Spec{}, err
 	}
+	etc, err := c.etcFiles(nil)
+	if err != nil {
+		return monitor.Spec{}, err
+	}
+	mounts = append(etc, mounts...)
 	rs := rootfs.Spec{Root: c.rootfsPath(), ReadOnly: o.ReadOnly, Privileged: o.Privileged, Mounts: mounts}
 	if o.Privileged {
 		// Docker gives a privileged container the host's devices.

@@ -1,0 +1,86 @@
+package container
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/berth-sh/berth/runtime/rootfs"
+)
+
+// hostResolvConf is read for the container's resolv.conf; a variable for tests.
+var hostResolvConf = "/etc/resolv.conf"
+
+// Docker's fallback nameservers when the host has only local ones, which a
+// container in its own network namespace cannot reach.
+var fallbackNameservers = []string{"8.8.8.8", "8.8.4.4"}
+
+// etcFiles writes the container's /etc/hosts, /etc/hostname and
+// /etc/resolv.conf into its run dir, as Docker writes them for a container
+// without an embedded DNS server, and returns the bind mounts that put them
+// in place. addrs are the container's own addresses (none yet: its network
+// namespace has only lo).
+func (c *Container) etcFiles(addrs []netip.Addr) ([]rootfs.Mount, error) {
+	if err := os.MkdirAll(c.RunDir, 0o700); err != nil {
+		return nil, err
+	}
+	host, err := os.ReadFile(hostResolvConf)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("read the host's resolv.conf: %w", err)
+	}
+	files := map[string][]byte{
+		"hosts":       hostsFile(c.Process.Hostname, addrs),
+		"hostname":    []byte(c.Process.Hostname + "\n"),
+		"resolv.conf": resolvConf(host),
+	}
+	var mounts []rootfs.Mount
+	for _, name := range []string{"hostname", "hosts", "resolv.conf"} {
+		p := filepath.Join(c.RunDir, name)
+		if err := os.WriteFile(p, files[name], 0o644); err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, rootfs.Mount{Source: p, Target: "/etc/" + name, Type: "bind"})
+	}
+	return mounts, nil
+}
+
+// hostsFile is Docker's /etc/hosts: localhost entries, then each of the
+// container's addresses with its hostname.
+func hostsFile(hostname string, addrs []netip.Addr) []byte {
+	var b bytes.Buffer
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+	for _, a := range addrs {
+		fmt.Fprintf(&b, "%s\t%s\n", a, hostname)
+	}
+	return b.Bytes()
+}
+
+// resolvConf is the host's resolv.conf without the nameservers a container
+// cannot reach (loopback ones), as Docker filters it for its default bridge;
+// when none is left, Docker's public fallbacks.
+func resolvConf(host []byte) []byte {
+	var out bytes.Buffer
+	servers := 0
+	sc := bufio.NewScanner(bytes.NewReader(host))
+	for sc.Scan() {
+		line := sc.Text()
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if a, err := netip.ParseAddr(f[1]); err == nil && a.IsLoopback() {
+				continue
+			}
+			servers++
+		}
+		out.WriteString(line + "\n")
+	}
+	if servers == 0 {
+		for _, s := range fallbackNameservers {
+			fmt.Fprintf(&out, "nameserver %s\n", s)
+		}
+	}
+	return out.Bytes()
+}
