@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/berth-sh/berth/network"
 	"github.com/berth-sh/berth/runtime/container"
 	"github.com/berth-sh/berth/runtime/image"
 )
@@ -91,6 +92,10 @@ type createOptions struct {
 	restart     string
 	health      container.HealthOptions
 	healthCmd   string
+	networks    []string
+	aliases     []string
+	ip          string
+	mac         string
 }
 
 func (o *createOptions) addFlags(f *pflag.FlagSet) {
@@ -134,6 +139,12 @@ func (o *createOptions) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&o.health.StartPeriod, "health-start-period", 0, "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)")
 	f.DurationVar(&o.health.StartInterval, "health-start-interval", 0, "Time between running the check during the start period (ms|s|m|h) (default 0s)")
 	f.BoolVar(&o.health.Disable, "no-healthcheck", false, "Disable any container-specified HEALTHCHECK")
+	f.StringArrayVar(&o.networks, "network", nil, "Connect a container to a network")
+	f.StringArrayVar(&o.networks, "net", nil, "Connect a container to a network")
+	_ = f.MarkHidden("net")
+	f.StringArrayVar(&o.aliases, "network-alias", nil, "Add network-scoped alias for the container")
+	f.StringVar(&o.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	f.StringVar(&o.mac, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
 }
 
 // options turns the flags and arguments (IMAGE [COMMAND] [ARG...]) into
@@ -148,6 +159,17 @@ func (o *createOptions) options(f *pflag.FlagSet, args []string) (container.Opti
 	}
 	if o.restart != "no" {
 		c.Restart = o.restart
+	}
+	for i, name := range o.networks {
+		a := network.Attachment{Network: name}
+		if i == 0 {
+			// As Docker: --network-alias, --ip and --mac-address are for the first network.
+			a.Aliases, a.IPv4, a.MAC = o.aliases, o.ip, o.mac
+		}
+		c.Networks = append(c.Networks, a)
+	}
+	if len(o.networks) == 0 && (len(o.aliases) > 0 || o.ip != "" || o.mac != "") {
+		return c, container.Invalid(errors.New("--network-alias, --ip and --mac-address need a user-defined network (--network)"))
 	}
 	if o.healthCmd != "" {
 		// docker run's --health-cmd is a shell command.

@@ -105,6 +105,7 @@ does, with its own container runtime and no daemon: nothing runs when no contain
 		newConfigCommand(g, s),
 		newContainerCommand(g, s),
 		newImageCommand(g, s),
+		newNetworkCommand(g, s),
 		newLoginCommand(g, s),
 		newLogoutCommand(g, s),
 		newVersionCommand(s),

@@ -19,6 +19,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/berth-sh/berth/network"
 	"github.com/berth-sh/berth/runtime/image"
 	"github.com/berth-sh/berth/runtime/monitor"
 	"github.com/berth-sh/berth/runtime/process"
@@ -119,6 +120,9 @@ type Options struct {
 	Restart string `json:",omitempty"`
 	// Health adjusts or replaces the image's healthcheck.
 	Health *HealthOptions `json:",omitempty"`
+	// Networks the container is on, the first one giving its default route
+	// (--network, --network-alias, --ip). None: a namespace with only lo.
+	Networks []network.Attachment `json:",omitempty"`
 }
 
 // resolved is what Create worked out from the image and Options; Start
@@ -225,6 +229,17 @@ func Create(ctx context.Context, l *image.Local, root, runRoot string, o Options
 	res, err := checkOptions(o)
 	if err != nil {
 		return nil, err
+	}
+	if len(o.Networks) > 0 {
+		store, err := network.OpenStore(root)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range o.Networks {
+			if _, err := store.Get(a.Network); err != nil {
+				return nil, invalid(err)
+			}
+		}
 	}
 	si, err := l.Resolve(o.Image)
 	if err != nil {

@@ -146,6 +146,9 @@ func (c *Container) Remove(ctx context.Context, force bool) error {
 	if err := c.clearExited(ctx); err != nil {
 		return fmt.Errorf("remove %s: %w", c.Name, err)
 	}
+	if err := c.unplugNetworks(); err != nil {
+		return fmt.Errorf("remove %s: %w", c.Name, err)
+	}
 	if err := image.Unmount(c.rootfsPath()); err != nil {
 		return fmt.Errorf("remove %s: %w", c.Name, err)
 	}

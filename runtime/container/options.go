@@ -198,7 +198,11 @@ func (c *Container) spec() (monitor.Spec, error) {
 	if err != nil {
 		return monitor.Spec{}, err
 	}
-	etc, err := c.etcFiles(nil)
+	nsPath, addrs, err := c.plugNetworks()
+	if err != nil {
+		return monitor.Spec{}, err
+	}
+	etc, err := c.etcFiles(addrs)
 	if err != nil {
 		return monitor.Spec{}, err
 	}
@@ -229,6 +233,7 @@ func (c *Container) spec() (monitor.Spec, error) {
 			Rlimits:         p.Rlimits,
 			Tty:             o.Tty,
 		},
+		NetNS:       nsPath,
 		Log:         logOpts,
 		Restart:     restart,
 		Health:      healthConfig(c.Process.ImageHealth, o.Health),

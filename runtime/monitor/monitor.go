@@ -102,6 +102,9 @@ type Spec struct {
 	// the first client attaches and gives it to that client first, so that
 	// `run` loses nothing written before it attached.
 	AttachReplay bool
+	// NetNS is the persistent network namespace the container joins; empty
+	// gives it a fresh one with only lo.
+	NetNS string
 	// Restart is the restart policy; the zero value is "no".
 	Restart RestartPolicy
 	// Health is the healthcheck (nil: none).
@@ -177,6 +180,7 @@ type specFile struct {
 	StopTimeoutNs int64
 	Stdin         bool          `json:",omitempty"`
 	StdinOnce     bool          `json:",omitempty"`
+	NetNS         string        `json:",omitempty"`
 	Restart       RestartPolicy `json:",omitzero"`
 	Health        *HealthConfig `json:",omitempty"`
 	AttachReplay  bool          `json:",omitempty"`
@@ -189,7 +193,7 @@ func (s *Spec) toFile() specFile {
 		LogMaxSize: s.Log.MaxSize, LogMaxFile: s.Log.MaxFile, LogCompress: s.Log.Compress,
 		StopSignal: int(s.StopSignal), StopTimeoutNs: int64(s.StopTimeout),
 		Stdin: s.Stdin, StdinOnce: s.StdinOnce, AttachReplay: s.AttachReplay, OnExit: s.OnExit,
-		Restart: s.Restart, Health: s.Health,
+		Restart: s.Restart, Health: s.Health, NetNS: s.NetNS,
 	}
 }
 
@@ -199,7 +203,7 @@ func (f *specFile) spec() Spec {
 		Log:        jsonlog.Options{MaxSize: f.LogMaxSize, MaxFile: f.LogMaxFile, Compress: f.LogCompress},
 		StopSignal: syscall.Signal(f.StopSignal), StopTimeout: time.Duration(f.StopTimeoutNs),
 		Stdin: f.Stdin, StdinOnce: f.StdinOnce, AttachReplay: f.AttachReplay, OnExit: f.OnExit,
-		Restart: f.Restart, Health: f.Health,
+		Restart: f.Restart, Health: f.Health, NetNS: f.NetNS,
 	}
 }
 

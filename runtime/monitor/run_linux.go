@@ -564,9 +564,24 @@ func (m *monitor) forkInit(p *initPipes) (int, error) {
 	}
 	files := []uintptr{stdin.Fd(), p.stdoutW.Fd(), p.stderrW.Fd(), p.cfgR.Fd(), p.ctlChild.Fd(), pids.Fd(), exe.Fd()}
 	path := "/proc/self/fd/" + strconv.Itoa(len(files)-1)
+	netFlag := uintptr(syscall.CLONE_NEWNET)
+	if m.spec.NetNS != "" {
+		// This thread (locked, dedicated to the init) joins the container's
+		// persistent namespace; the init is born in it.
+		fd, err := unix.Open(m.spec.NetNS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return 0, fmt.Errorf("monitor: network namespace: %w", &os.PathError{Op: "open", Path: m.spec.NetNS, Err: err})
+		}
+		err = unix.Setns(fd, unix.CLONE_NEWNET)
+		unix.Close(fd)
+		if err != nil {
+			return 0, fmt.Errorf("monitor: join network namespace %s: %w", m.spec.NetNS, os.NewSyscallError("setns", err))
+		}
+		netFlag = 0
+	}
 	sys := &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS |
-			syscall.CLONE_NEWIPC | syscall.CLONE_NEWNET,
+			syscall.CLONE_NEWIPC | netFlag,
 		// Makes / rprivate in the new mount namespace, so the container's
 		// mounts never propagate to the host.
 		Unshareflags: syscall.CLONE_NEWNS,

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-sh/berth/network"
+	"github.com/berth-sh/berth/runtime/container"
+)
+
+func newNetworkCommand(g *globalOptions, s streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "network COMMAND",
+		Short: "Manage networks",
+		Example: `  berth network create todo-app
+  berth network ls`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(
+		newNetworkCreateCommand(g, s),
+		newNetworkListCommand(g, s),
+		newNetworkInspectCommand(g, s),
+		newNetworkRemoveCommand(g, s),
+		newNetworkConnectCommand(g, s),
+		newNetworkDisconnectCommand(g, s),
+	)
+	return cmd
+}
+
+func openNetworks(g *globalOptions) (*network.Store, error) { return network.OpenStore(g.root) }
+
+// keyValues reads repeated KEY=VALUE flags into a map (labels, driver options).
+func keyValues(flag string, list []string) (map[string]string, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range list {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("invalid %s %q: KEY=VALUE", flag, kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func newNetworkCreateCommand(g *globalOptions, s streams) *cobra.Command {
+	var o network.Options
+	var labels, opts []string
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS] NETWORK",
+		Short: "Create a network",
+		Example: `  berth network create todo-app
+  berth network create --subnet 172.28.0.0/16 --internal backend`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if o.Labels, err = keyValues("label", labels); err != nil {
+				return err
+			}
+			if o.DriverOpts, err = keyValues("option", opts); err != nil {
+				return err
+			}
+			store, err := openNetworks(g)
+			if err != nil {
+				return err
+			}
+			n, err := store.Create(args[0], o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(s.out, n.ID)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Driver, "driver", "d", network.DriverBridge, "Driver to manage the Network")
+	f.StringVar(&o.Subnet, "subnet", "", "Subnet in CIDR format that represents a network segment")
+	f.StringVar(&o.Gateway, "gateway", "", "IPv4 Gateway for the master subnet")
+	f.BoolVar(&o.Internal, "internal", false, "Restrict external access to the network")
+	f.BoolVar(&o.Attachable, "attachable", false, "Enable manual container attachment")
+	f.StringArrayVar(&labels, "label", nil, "Set metadata on a network")
+	f.StringArrayVarP(&opts, "opt", "o", nil, "Set driver specific options")
+	return cmd
+}
+
+// networkRow is one line of `network ls`, with Docker's JSON field names.
+type networkRow struct {
+	ID, Name, Driver, Scope, IPv6, Internal, Labels, CreatedAt string
+}
+
+func newNetworkListCommand(g *globalOptions, s streams) *cobra.Command {
+	var quiet bool
+	var format string
+	cmd := &cobra.Command{
+		Use:     "ls [OPTIONS]",
+		Aliases: []string{"list"},
+		Short:   "List networks",
+		Example: `  berth network ls
+  berth network ls -q`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			store, err := openNetworks(g)
+			if err != nil {
+				return err
+			}
+			all, err := store.List()
+			if err != nil {
+				return err
+			}
+			var rows []networkRow
+			for _, n := range all {
+				var labels []string
+				for k, v := range n.Labels {
+					labels = append(labels, k+"="+v)
+				}
+				rows = append(rows, networkRow{
+					ID: n.ID[:12], Name: n.Name, Driver: n.Driver, Scope: "local", IPv6: "false",
+					Internal: fmt.Sprint(n.Internal), Labels: strings.Join(labels, ","),
+					CreatedAt: n.Created.Format("2006-01-02 15:04:05 -0700 MST"),
+				})
+			}
+			if quiet {
+				for _, r := range rows {
+					fmt.Fprintln(s.out, r.ID)
+				}
+				return nil
+			}
+			return printListing(s.out, format, rows, func(tw io.Writer) {
+				fmt.Fprintln(tw, "NETWORK ID\tNAME\tDRIVER\tSCOPE")
+				for _, r := range rows {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Name, r.Driver, r.Scope)
+				}
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display network IDs")
+	cmd.Flags().StringVar(&format, "format", "", "Format output: table or json")
+	return cmd
+}
+
+// networkInspection is Docker's network inspect object, the fields berth has.
+type networkInspection struct {
+	Name       string
+	ID         string `json:"Id"`
+	Created    string
+	Scope      string
+	Driver     string
+	EnableIPv6 bool
+	IPAM       struct {
+		Driver  string
+		Options map[string]string
+		Config  []map[string]string
+	}
+	Internal   bool
+	Attachable bool
+	Ingress    bool
+	Containers map[string]networkEndpoint
+	Options    map[string]string
+	Labels     map[string]string
+}
+
+type networkEndpoint struct {
+	Name        string
+	MacAddress  string
+	IPv4Address string
+	IPv6Address string
+}
+
+func inspectNetwork(n *network.Network) networkInspection {
+	in := networkInspection{
+		Name: n.Name, ID: n.ID, Created: n.Created.Format("2006-01-02T15:04:05.999999999Z07:00"), Scope: "local",
+		Driver: n.Driver, Internal: n.Internal, Attachable: n.Attachable,
+		Containers: map[string]networkEndpoint{}, Options: n.Options, Labels: n.Labels,
+	}
+	in.IPAM.Driver, in.IPAM.Options = "default", map[string]string{}
+	in.IPAM.Config = []map[string]string{{"Subnet": n.IPv4.Prefix.String(), "Gateway": n.IPv4.Gateway.String()}}
+	if in.Options == nil {
+		in.Options = map[string]string{}
+	}
+	if in.Labels == nil {
+		in.Labels = map[string]string{}
+	}
+	for id, ep := range n.Endpoints {
+		in.Containers[id] = networkEndpoint{Name: ep.Name, MacAddress: ep.MAC,
+			IPv4Address: fmt.Sprintf("%s/%d", ep.IPv4, n.IPv4.Prefix.Bits())}
+	}
+	return in
+}
+
+func newNetworkInspectCommand(g *globalOptions, s streams) *cobra.Command {
+	return &cobra.Command{
+		Use:     "inspect NETWORK [NETWORK...]",
+		Short:   "Display detailed information on one or more networks",
+		Example: `  berth network inspect todo-app`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := openNetworks(g)
+			if err != nil {
+				return err
+			}
+			out := []networkInspection{}
+			var errs []error
+			for _, a := range args {
+				n, err := store.Get(a)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				out = append(out, inspectNetwork(n))
+			}
+			b, err := json.MarshalIndent(out, "", "    ")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(s.out, string(b))
+			return errors.Join(errs...)
+		},
+	}
+}
+
+func newNetworkRemoveCommand(g *globalOptions, s streams) *cobra.Command {
+	return &cobra.Command{
+		Use:     "rm NETWORK [NETWORK...]",
+		Aliases: []string{"remove"},
+		Short:   "Remove one or more networks",
+		Example: `  berth network rm todo-app`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := openNetworks(g)
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, a := range args {
+				if err := store.Remove(a); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Fprintln(s.out, a)
+			}
+			return errors.Join(errs...)
+		},
+	}
+}
+
+func newNetworkConnectCommand(g *globalOptions, s streams) *cobra.Command {
+	var a network.Attachment
+	cmd := &cobra.Command{
+		Use:     "connect [OPTIONS] NETWORK CONTAINER",
+		Short:   "Connect a container to a network",
+		Example: `  berth network connect --alias db backend mysql`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := container.Lookup(g.root, args[1])
+			if err != nil {
+				return err
+			}
+			a.Network = args[0]
+			return c.Connect(a)
+		},
+	}
+	cmd.Flags().StringArrayVar(&a.Aliases, "alias", nil, "Add network-scoped alias for the container")
+	cmd.Flags().StringVar(&a.IPv4, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	return cmd
+}
+
+func newNetworkDisconnectCommand(g *globalOptions, s streams) *cobra.Command {
+	return &cobra.Command{
+		Use:     "disconnect NETWORK CONTAINER",
+		Short:   "Disconnect a container from a network",
+		Example: `  berth network disconnect backend mysql`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := container.Lookup(g.root, args[1])
+			if err != nil {
+				return err
+			}
+			return c.Disconnect(args[0])
+		},
+	}
+}

@@ -1,0 +1,168 @@
+//go:build linux
+
+package e2e
+
+import (
+	"encoding/json"
+	goruntime "runtime"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-sh/berth/internal/testutil"
+)
+
+// inOwnNetNS moves the test, and every berth it starts, into a network namespace of its own that
+// acts as the host: bridges, veths, sysctls and nftables rules stay in it and go with it; the
+// machine's own interfaces, routes and firewall are never touched.
+func inOwnNetNS(t *testing.T) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	goruntime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		goruntime.UnlockOSThread()
+		t.Fatal(err)
+	}
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		orig.Close()
+		goruntime.UnlockOSThread()
+		t.Skipf("cannot make a network namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		// Back to where the test started; if that fails the thread stays locked and dies with
+		// the test's goroutine.
+		if netns.Set(orig) == nil {
+			goruntime.UnlockOSThread()
+		}
+		orig.Close()
+	})
+	lo, err := netlink.LinkByName("lo")
+	if err == nil {
+		err = netlink.LinkSetUp(lo)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// berthLinks lists the links of the test's namespace that berth made.
+func berthLinks(t *testing.T) []string {
+	t.Helper()
+	links, err := netlink.LinkList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range links {
+		if n := l.Attrs().Name; strings.HasPrefix(n, "berth-") || strings.HasPrefix(n, "vb") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func TestNetworkLifecycle(t *testing.T) {
+	inOwnNetNS(t)
+	e := newContainerEnv(t)
+	id := strings.TrimSpace(e.ok("network", "create", "--label", "team=web", "todo-app").stdout)
+	if len(id) != 64 {
+		t.Fatalf("network create printed %q, want the id", id)
+	}
+	if ls := e.ok("network", "ls").stdout; !strings.Contains(ls, id[:12]+"   todo-app   bridge    local") {
+		t.Errorf("network ls:\n%s", ls)
+	}
+	var in []map[string]any
+	if err := json.Unmarshal([]byte(e.ok("network", "inspect", "todo-app").stdout), &in); err != nil || len(in) != 1 {
+		t.Fatalf("inspect: %v", err)
+	}
+	cfg := in[0]["IPAM"].(map[string]any)["Config"].([]any)[0].(map[string]any)
+	// The test's namespace has no docker0: the first of Docker's pools.
+	if cfg["Subnet"] != "172.17.0.0/16" || cfg["Gateway"] != "172.17.0.1" || in[0]["Labels"].(map[string]any)["team"] != "web" {
+		t.Errorf("inspect: %v", in[0])
+	}
+	if links := berthLinks(t); len(links) != 1 {
+		t.Errorf("links after create: %v", links)
+	}
+	// The next network takes the next pool; a given subnet is honoured.
+	e.ok("network", "create", "second")
+	e.ok("network", "create", "--subnet", "10.99.0.0/24", "--gateway", "10.99.0.254", "--internal", "third")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"todo-app"}, "network with name todo-app already exists"},
+		{[]string{"bridge"}, "bridge is a pre-defined network and cannot be created"},
+		{[]string{"-d", "overlay", "ov"}, `driver "overlay" is not supported by berth`},
+		{[]string{"--subnet", "10.99.0.128/25", "overlap"}, "Pool overlaps with other one on this address space"},
+		{[]string{"--subnet", "10.98.0.0/24", "--gateway", "10.97.0.1", "gw"}, "gateway 10.97.0.1 is not a host address of subnet 10.98.0.0/24"},
+		{[]string{"--subnet", "nonsense", "bad"}, `invalid subnet "nonsense"`},
+		{[]string{"-o", "com.docker.network.driver.mtu=12", "mtu"}, "an MTU between 68 and 65535"},
+		{[]string{"bad/name"}, "invalid network name"},
+	} {
+		r := e.run(append([]string{"network", "create"}, tc.args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("network create %v: code %d, stderr %q; want one line with %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+	if links := berthLinks(t); len(links) != 3 {
+		t.Errorf("links after failed creates: %v", links)
+	}
+	e.ok("network", "rm", "todo-app", "second", "third")
+	if r := e.run("network", "rm", "todo-app"); r.code == 0 || !strings.Contains(r.stderr, "network todo-app not found") {
+		t.Errorf("rm of a removed network: code %d, stderr %q", r.code, r.stderr)
+	}
+	if links := berthLinks(t); len(links) != 0 {
+		t.Errorf("links left: %v", links)
+	}
+	if ls := e.ok("network", "ls", "-q").stdout; ls != "" {
+		t.Errorf("networks left: %q", ls)
+	}
+}
+
+func TestNetworkContainers(t *testing.T) {
+	inOwnNetNS(t)
+	e := newContainerEnv(t)
+	e.ok("network", "create", "--subnet", "10.77.0.0/24", "app")
+	webID := strings.TrimSpace(e.ok("container", "run", "-d", "--name", "web", "--network", "app", "--ip", "10.77.0.50", "bb:1", "busybox", "sleep", "300").stdout)
+	r := e.ok("container", "run", "--rm", "--network", "app", "bb:1", "sh", "-c",
+		"busybox ip -4 -o addr show eth0 | busybox awk '{print $4}'; busybox ip route | busybox head -1; busybox ping -c1 -W2 10.77.0.50 >/dev/null && echo reached; busybox tail -1 /etc/hosts")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "10.77.0.") || lines[1] != "default via 10.77.0.1 dev eth0 " || lines[2] != "reached" || !strings.HasPrefix(lines[3], strings.TrimSuffix(lines[0], "/24")+"\t") {
+		t.Errorf("a second container on the network: %q", r.stdout)
+	}
+	// A container that stops and starts again keeps its address.
+	e.ok("container", "restart", "-t", "0", "web")
+	if r := e.ok("container", "exec", "web", "busybox", "ip", "-4", "-o", "addr", "show", "eth0").stdout; !strings.Contains(r, "10.77.0.50/24") {
+		t.Errorf("after a restart: %q", r)
+	}
+	if r := e.run("network", "rm", "app"); r.code == 0 || !strings.Contains(r.stderr, "has active endpoints") {
+		t.Errorf("rm of a network in use: code %d, stderr %q", r.code, r.stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--network", "nosuch", "bb:1"}, "network nosuch not found"},
+		{[]string{"--network", "app", "--ip", "10.78.0.5", "bb:1"}, "no configured subnet or ip-range contain the IP address 10.78.0.5"},
+		{[]string{"--network", "app", "--ip", "10.77.0.50", "bb:1"}, "address 10.77.0.50 is already in use"},
+		{[]string{"--ip", "10.77.0.9", "bb:1"}, "need a user-defined network"},
+	} {
+		r := e.run(append([]string{"container", "run", "--rm"}, tc.args...)...)
+		if r.code != 125 && r.code != 1 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("run %v: code %d, stderr %q; want %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+	if ls := strings.Fields(e.ok("container", "ls", "-aq", "--no-trunc").stdout); len(ls) != 1 || ls[0] != webID {
+		t.Errorf("containers after failed runs: %v", ls)
+	}
+	e.ok("container", "rm", "-f", "web")
+	e.assertGone(webID)
+	e.ok("network", "rm", "app")
+	if links := berthLinks(t); len(links) != 0 {
+		t.Errorf("links left: %v", links)
+	}
+}

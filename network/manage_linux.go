@@ -1,0 +1,172 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+)
+
+// Create makes network name: its record, its bridge and (through package
+// firewall) its rules. Nothing is left behind when it fails.
+func (s *Store) Create(name string, o Options) (*Network, error) {
+	unlock, err := s.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	others, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	host, err := hostPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	n, err := plan(name, o, others, host)
+	if err != nil {
+		return nil, err
+	}
+	if err := createBridge(n); err != nil {
+		return nil, fmt.Errorf("network %s: %w", name, err)
+	}
+	if err := s.save(n); err != nil {
+		_ = deleteBridge(n)
+		return nil, err
+	}
+	return n, nil
+}
+
+// Remove deletes a network with no containers: its rules, bridge and record.
+func (s *Store) Remove(nameOrID string) error {
+	unlock, err := s.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	n, err := s.Get(nameOrID)
+	if err != nil {
+		return err
+	}
+	if len(n.Endpoints) > 0 {
+		return &userError{msg: fmt.Sprintf("error while removing network: network %s id %s has active endpoints", n.Name, n.ID), kind: ErrInUse}
+	}
+	if err := deleteBridge(n); err != nil {
+		return err
+	}
+	return s.remove(n)
+}
+
+// Attachment is one network a container asks to be on (docker run
+// --network, --network-alias, --ip, --mac-address).
+type Attachment struct {
+	Network string
+	Aliases []string `json:",omitempty"`
+	IPv4    string   `json:",omitempty"`
+	MAC     string   `json:",omitempty"`
+}
+
+// Connect puts the container's namespace (nsPath) on a network as ifName:
+// an address leased (the asked one, or the next round-robin), a veth to
+// the bridge, the default route through this network when defaultRoute.
+// Connecting again returns the existing endpoint.
+func (s *Store) Connect(id, name, nsPath string, a Attachment, ifName string, defaultRoute bool) (*Network, *Endpoint, error) {
+	unlock, err := s.Lock()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	n, err := s.Get(a.Network)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ep, ok := n.Endpoints[id]; ok {
+		return n, ep, nil
+	}
+	ep := &Endpoint{Name: name, Veth: vethName(id, n), MAC: a.MAC, Aliases: a.Aliases}
+	if a.IPv4 != "" {
+		addr, err := netip.ParseAddr(a.IPv4)
+		if err != nil || !addr.Is4() {
+			return nil, nil, invalidf("invalid IPv4 address %q", a.IPv4)
+		}
+		if err := n.IPv4.Claim(addr, id); err != nil {
+			return nil, nil, invalidf("network %s: %v", n.Name, err)
+		}
+		ep.IPv4 = addr
+	} else {
+		addr, err := n.IPv4.Allocate(id)
+		if err != nil {
+			return nil, nil, fmt.Errorf("network %s: %w", n.Name, err)
+		}
+		ep.IPv4 = addr
+	}
+	if err := plugVeth(nsPath, n, ep, ifName, defaultRoute); err != nil {
+		return nil, nil, fmt.Errorf("network %s: %w", n.Name, err)
+	}
+	if n.Endpoints == nil {
+		n.Endpoints = map[string]*Endpoint{}
+	}
+	n.Endpoints[id] = ep
+	if err := s.save(n); err != nil {
+		_ = unplugVeth(ep)
+		return nil, nil, err
+	}
+	return n, ep, nil
+}
+
+// Disconnect takes the container off a network: veth, lease, endpoint.
+func (s *Store) Disconnect(id, network string) error {
+	unlock, err := s.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	n, err := s.Get(network)
+	if err != nil {
+		return err
+	}
+	return s.disconnect(n, id)
+}
+
+func (s *Store) disconnect(n *Network, id string) error {
+	ep, ok := n.Endpoints[id]
+	if !ok {
+		return nil
+	}
+	if err := unplugVeth(ep); err != nil {
+		return fmt.Errorf("network %s: %w", n.Name, err)
+	}
+	n.IPv4.Release(id)
+	delete(n.Endpoints, id)
+	return s.save(n)
+}
+
+// DisconnectAll takes the container off every network it is on.
+func (s *Store) DisconnectAll(id string) error {
+	unlock, err := s.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	all, err := s.List()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range all {
+		if _, ok := n.Endpoints[id]; ok {
+			errs = append(errs, s.disconnect(n, id))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Containers lists the ids of the containers on n, sorted.
+func (n *Network) Containers() []string {
+	var ids []string
+	for id := range n.Endpoints {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}

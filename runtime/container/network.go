@@ -1,0 +1,123 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"github.com/berth-sh/berth/network"
+)
+
+// netnsPath is the container's persistent network namespace: it outlives
+// the container's processes (restarts keep their addresses) until rm.
+func (c *Container) netnsPath() string {
+	return filepath.Join(filepath.Dir(filepath.Dir(c.RunDir)), "netns", c.ID)
+}
+
+func (c *Container) networks() (*network.Store, error) {
+	return network.OpenStore(filepath.Dir(filepath.Dir(c.bundle)))
+}
+
+// plugNetworks gives the container its network namespace, on its networks,
+// the first time it starts; later starts find it in place. It returns the
+// namespace's path ("" for a container without networks, which gets a
+// fresh namespace with only lo from its monitor) and its addresses.
+func (c *Container) plugNetworks() (string, []netip.Addr, error) {
+	if len(c.Options.Networks) == 0 {
+		return "", nil, nil
+	}
+	store, err := c.networks()
+	if err != nil {
+		return "", nil, err
+	}
+	path := c.netnsPath()
+	fresh := false
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := network.CreateNetNS(path); err != nil {
+			return "", nil, err
+		}
+		fresh = true
+	}
+	var addrs []netip.Addr
+	for i, a := range c.Options.Networks {
+		_, ep, err := store.Connect(c.ID, c.Name, path, a, fmt.Sprintf("eth%d", i), i == 0)
+		if err != nil {
+			if fresh {
+				_ = store.DisconnectAll(c.ID)
+				_ = network.DeleteNetNS(path)
+			}
+			return "", nil, err
+		}
+		addrs = append(addrs, ep.IPv4)
+	}
+	return path, addrs, nil
+}
+
+// unplugNetworks takes the container off its networks and removes its
+// network namespace (container removal).
+func (c *Container) unplugNetworks() error {
+	if len(c.Options.Networks) == 0 {
+		return nil
+	}
+	store, err := c.networks()
+	if err != nil {
+		return err
+	}
+	return errors.Join(store.DisconnectAll(c.ID), network.DeleteNetNS(c.netnsPath()))
+}
+
+// Connect puts the container on one more network (docker network
+// connect): at once when its namespace exists, and on every later start.
+func (c *Container) Connect(a network.Attachment) error {
+	for _, have := range c.Options.Networks {
+		if have.Network == a.Network {
+			return invalidf("endpoint with name %s already exists in network %s", c.Name, a.Network)
+		}
+	}
+	store, err := c.networks()
+	if err != nil {
+		return err
+	}
+	if _, err := store.Get(a.Network); err != nil {
+		return err
+	}
+	if _, err := os.Stat(c.netnsPath()); err == nil {
+		if _, _, err := store.Connect(c.ID, c.Name, c.netnsPath(), a, fmt.Sprintf("eth%d", len(c.Options.Networks)), len(c.Options.Networks) == 0); err != nil {
+			return err
+		}
+	}
+	c.Options.Networks = append(c.Options.Networks, a)
+	return c.save()
+}
+
+// Disconnect takes the container off a network (docker network disconnect).
+func (c *Container) Disconnect(name string) error {
+	store, err := c.networks()
+	if err != nil {
+		return err
+	}
+	n, err := store.Get(name)
+	if err != nil {
+		return err
+	}
+	kept := c.Options.Networks[:0]
+	found := false
+	for _, a := range c.Options.Networks {
+		if a.Network == n.Name || a.Network == n.ID {
+			found = true
+			continue
+		}
+		kept = append(kept, a)
+	}
+	if !found {
+		return invalidf("container %s is not connected to network %s", c.ID, n.Name)
+	}
+	if err := store.Disconnect(c.ID, n.Name); err != nil {
+		return err
+	}
+	c.Options.Networks = kept
+	return c.save()
+}
