@@ -4,10 +4,13 @@ package e2e
 
 import (
 	"encoding/json"
+	"net"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/miekg/dns"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -164,5 +167,76 @@ func TestNetworkContainers(t *testing.T) {
 	e.ok("network", "rm", "app")
 	if links := berthLinks(t); len(links) != 0 {
 		t.Errorf("links left: %v", links)
+	}
+}
+
+// fakeUpstream answers every A query for example.test with 192.0.2.99 and anything else with
+// NXDOMAIN, on 127.0.0.1:53 of the test's own network namespace.
+func fakeUpstream(t *testing.T) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		if len(q.Question) == 1 && q.Question[0].Name == "example.test." && q.Question[0].Qtype == dns.TypeA {
+			rr, _ := dns.NewRR("example.test. 60 IN A 192.0.2.99")
+			m.Answer = append(m.Answer, rr)
+		} else {
+			m.Rcode = dns.RcodeNameError
+		}
+		_ = w.WriteMsg(m)
+	})}
+	go func() { _ = srv.ActivateAndServe() }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+}
+
+func TestNetworkDNS(t *testing.T) {
+	inOwnNetNS(t)
+	e := newContainerEnv(t)
+	fakeUpstream(t)
+	e.ok("network", "create", "--subnet", "10.77.0.0/24", "app")
+	e.ok("network", "create", "--subnet", "10.78.0.0/24", "other")
+	webID := strings.TrimSpace(e.ok("container", "run", "-d", "--name", "web", "--network", "app", "--network-alias", "www", "--network-alias", "svc", "--ip", "10.77.0.10", "bb:1", "busybox", "sleep", "300").stdout)
+	e.ok("container", "run", "-d", "--name", "web2", "--network", "app", "--network-alias", "svc", "--ip", "10.77.0.11", "bb:1", "busybox", "sleep", "300")
+	lookup := func(network, name string) string {
+		t.Helper()
+		r := e.run("container", "run", "--rm", "--network", network, "--dns", "127.0.0.1", "bb:1", "busybox", "nslookup", name)
+		var addrs []string
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if a, ok := strings.CutPrefix(l, "Address: "); ok {
+				addrs = append(addrs, a)
+			}
+		}
+		slices.Sort(addrs)
+		return strings.Join(addrs, " ")
+	}
+	for name, want := range map[string]string{
+		"web":          "10.77.0.10",
+		"www":          "10.77.0.10",
+		"web.app":      "10.77.0.10",
+		webID[:12]:     "10.77.0.10",
+		"WEB":          "10.77.0.10",
+		"svc":          "10.77.0.10 10.77.0.11",
+		"example.test": "192.0.2.99", // forwarded to the --dns server
+		"nosuch.test":  "",
+	} {
+		if got := lookup("app", name); got != want {
+			t.Errorf("on app, %s resolves to %q, want %q", name, got, want)
+		}
+	}
+	// Names are scoped to the networks a container is on.
+	if got := lookup("other", "web"); got != "" {
+		t.Errorf("on another network, web resolves to %q", got)
+	}
+	// A container that goes is no longer a name.
+	e.ok("container", "rm", "-f", "web2")
+	if got := lookup("app", "svc"); got != "10.77.0.10" {
+		t.Errorf("after web2 is gone, svc resolves to %q", got)
+	}
+	if r := e.ok("container", "run", "--rm", "--network", "app", "--dns-search", "corp.test", "--dns-option", "timeout:2", "bb:1", "busybox", "cat", "/etc/resolv.conf").stdout; !strings.Contains(r, "nameserver 127.0.0.11\n") || !strings.Contains(r, "search corp.test") || !strings.Contains(r, "timeout:2") {
+		t.Errorf("resolv.conf of a networked container:\n%s", r)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+
+	"github.com/berth-sh/berth/network/resolver"
 )
 
 // Create makes network name: its record, its bridge and (through package
@@ -68,9 +70,11 @@ type Attachment struct {
 
 // Connect puts the container's namespace (nsPath) on a network as ifName:
 // an address leased (the asked one, or the next round-robin), a veth to
-// the bridge, the default route through this network when defaultRoute.
-// Connecting again returns the existing endpoint.
-func (s *Store) Connect(id, name, nsPath string, a Attachment, ifName string, defaultRoute bool) (*Network, *Endpoint, error) {
+// the bridge, the default route through this network when defaultRoute,
+// and DNS records for names (the container's name, short id, hostname)
+// and the attachment's aliases. Connecting again returns the existing
+// endpoint.
+func (s *Store) Connect(id, name, nsPath string, a Attachment, ifName string, defaultRoute bool, names []string) (*Network, *Endpoint, error) {
 	unlock, err := s.Lock()
 	if err != nil {
 		return nil, nil, err
@@ -111,7 +115,32 @@ func (s *Store) Connect(id, name, nsPath string, a Attachment, ifName string, de
 		_ = unplugVeth(ep)
 		return nil, nil, err
 	}
+	// Docker's order: the container name, the aliases, then the rest.
+	dnsNames := append(append(names[:1:1], a.Aliases...), names[1:]...)
+	if err := s.setRecord(n, resolver.Entry{ID: id, Names: dnsNames, IPv4: ep.IPv4}); err != nil {
+		_ = s.disconnect(n, id)
+		return nil, nil, err
+	}
 	return n, ep, nil
+}
+
+// setRecord replaces the container's DNS entry on n (none when e has no
+// names).
+func (s *Store) setRecord(n *Network, e resolver.Entry) error {
+	return resolver.Update(s.RecordsPath(n.Name), func(r *resolver.NetworkRecords) error {
+		r.Network, r.Internal = n.Name, n.Internal
+		kept := r.Entries[:0]
+		for _, old := range r.Entries {
+			if old.ID != e.ID {
+				kept = append(kept, old)
+			}
+		}
+		r.Entries = kept
+		if len(e.Names) > 0 {
+			r.Entries = append(r.Entries, e)
+		}
+		return nil
+	})
 }
 
 // Disconnect takes the container off a network: veth, lease, endpoint.
@@ -135,6 +164,9 @@ func (s *Store) disconnect(n *Network, id string) error {
 	}
 	if err := unplugVeth(ep); err != nil {
 		return fmt.Errorf("network %s: %w", n.Name, err)
+	}
+	if err := s.setRecord(n, resolver.Entry{ID: id}); err != nil {
+		return err
 	}
 	n.IPv4.Release(id)
 	delete(n.Endpoints, id)

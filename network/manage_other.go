@@ -30,7 +30,7 @@ func (s *Store) Create(name string, o Options) (*Network, error) { return nil, e
 func (s *Store) Remove(nameOrID string) error { return errOS("remove") }
 
 // Connect is not supported off Linux.
-func (s *Store) Connect(id, name, nsPath string, a Attachment, ifName string, defaultRoute bool) (*Network, *Endpoint, error) {
+func (s *Store) Connect(id, name, nsPath string, a Attachment, ifName string, defaultRoute bool, names []string) (*Network, *Endpoint, error) {
 	return nil, nil, errOS("connect")
 }
 

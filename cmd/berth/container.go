@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -96,6 +97,9 @@ type createOptions struct {
 	aliases     []string
 	ip          string
 	mac         string
+	dns         []string
+	dnsSearch   []string
+	dnsOptions  []string
 }
 
 func (o *createOptions) addFlags(f *pflag.FlagSet) {
@@ -145,6 +149,9 @@ func (o *createOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.aliases, "network-alias", nil, "Add network-scoped alias for the container")
 	f.StringVar(&o.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
 	f.StringVar(&o.mac, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
+	f.StringArrayVar(&o.dns, "dns", nil, "Set custom DNS servers")
+	f.StringArrayVar(&o.dnsSearch, "dns-search", nil, "Set custom DNS search domains")
+	f.StringArrayVar(&o.dnsOptions, "dns-option", nil, "Set DNS options")
 }
 
 // options turns the flags and arguments (IMAGE [COMMAND] [ARG...]) into
@@ -160,6 +167,12 @@ func (o *createOptions) options(f *pflag.FlagSet, args []string) (container.Opti
 	if o.restart != "no" {
 		c.Restart = o.restart
 	}
+	for _, d := range o.dns {
+		if _, err := netip.ParseAddr(d); err != nil {
+			return c, container.Invalid(fmt.Errorf("%s is not an ip address", d))
+		}
+	}
+	c.DNS, c.DNSSearch, c.DNSOptions = o.dns, o.dnsSearch, o.dnsOptions
 	for i, name := range o.networks {
 		a := network.Attachment{Network: name}
 		if i == 0 {

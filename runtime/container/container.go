@@ -123,6 +123,11 @@ type Options struct {
 	// Networks the container is on, the first one giving its default route
 	// (--network, --network-alias, --ip). None: a namespace with only lo.
 	Networks []network.Attachment `json:",omitempty"`
+	// DNS servers, search domains and resolver options (--dns,
+	// --dns-search, --dns-option).
+	DNS        []string `json:",omitempty"`
+	DNSSearch  []string `json:",omitempty"`
+	DNSOptions []string `json:",omitempty"`
 }
 
 // resolved is what Create worked out from the image and Options; Start

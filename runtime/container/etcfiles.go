@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berth-sh/berth/network/resolver"
 	"github.com/berth-sh/berth/runtime/rootfs"
 )
 
@@ -25,17 +26,26 @@ var fallbackNameservers = []string{"8.8.8.8", "8.8.4.4"}
 // in place. addrs are the container's own addresses (none yet: its network
 // namespace has only lo).
 func (c *Container) etcFiles(addrs []netip.Addr) ([]rootfs.Mount, error) {
-	if err := os.MkdirAll(c.RunDir, 0o700); err != nil {
-		return nil, err
-	}
 	host, err := os.ReadFile(hostResolvConf)
 	if err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("read the host's resolv.conf: %w", err)
 	}
+	return c.writeEtcFiles(host, addrs)
+}
+
+func (c *Container) writeEtcFiles(host []byte, addrs []netip.Addr) ([]rootfs.Mount, error) {
+	if err := os.MkdirAll(c.RunDir, 0o700); err != nil {
+		return nil, err
+	}
+	resolv := resolvConf(host, c.Options.DNS)
+	if len(c.Options.Networks) > 0 {
+		// The monitor's DNS server, as Docker's embedded one on user networks.
+		resolv = resolver.ResolvConf(host, c.Options.DNSSearch, c.Options.DNSOptions)
+	}
 	files := map[string][]byte{
 		"hosts":       hostsFile(c.Process.Hostname, addrs),
 		"hostname":    []byte(c.Process.Hostname + "\n"),
-		"resolv.conf": resolvConf(host),
+		"resolv.conf": resolv,
 	}
 	var mounts []rootfs.Mount
 	for _, name := range []string{"hostname", "hosts", "resolv.conf"} {
@@ -61,10 +71,18 @@ func hostsFile(hostname string, addrs []netip.Addr) []byte {
 
 // resolvConf is the host's resolv.conf without the nameservers a container
 // cannot reach (loopback ones), as Docker filters it for its default bridge;
-// when none is left, Docker's public fallbacks.
-func resolvConf(host []byte) []byte {
+// when none is left, Docker's public fallbacks. servers (--dns) replace the
+// host's nameservers.
+func resolvConf(host []byte, servers []string) []byte {
+	if len(servers) > 0 {
+		var b bytes.Buffer
+		for _, s := range servers {
+			fmt.Fprintf(&b, "nameserver %s\n", s)
+		}
+		return b.Bytes()
+	}
 	var out bytes.Buffer
-	servers := 0
+	kept := 0
 	sc := bufio.NewScanner(bytes.NewReader(host))
 	for sc.Scan() {
 		line := sc.Text()
@@ -73,11 +91,11 @@ func resolvConf(host []byte) []byte {
 			if a, err := netip.ParseAddr(f[1]); err == nil && a.IsLoopback() {
 				continue
 			}
-			servers++
+			kept++
 		}
 		out.WriteString(line + "\n")
 	}
-	if servers == 0 {
+	if kept == 0 {
 		for _, s := range fallbackNameservers {
 			fmt.Fprintf(&out, "nameserver %s\n", s)
 		}

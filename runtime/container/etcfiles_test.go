@@ -7,11 +7,11 @@ import (
 )
 
 func TestResolvConf(t *testing.T) {
-	got := string(resolvConf([]byte("# generated\nnameserver 127.0.0.53\nsearch example.test\noptions edns0\n")))
+	got := string(resolvConf([]byte("# generated\nnameserver 127.0.0.53\nsearch example.test\noptions edns0\n"), nil))
 	if want := "# generated\nsearch example.test\noptions edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"; got != want {
 		t.Errorf("only a local nameserver: %q, want %q", got, want)
 	}
-	got = string(resolvConf([]byte("nameserver 10.0.0.2\nnameserver ::1\n")))
+	got = string(resolvConf([]byte("nameserver 10.0.0.2\nnameserver ::1\n"), nil))
 	if got != "nameserver 10.0.0.2\n" {
 		t.Errorf("a reachable nameserver: %q", got)
 	}

@@ -4,11 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/berth-sh/berth/network"
+	"github.com/berth-sh/berth/network/resolver"
+	"github.com/berth-sh/berth/runtime/monitor"
 )
 
 // netnsPath is the container's persistent network namespace: it outlives
@@ -43,7 +48,7 @@ func (c *Container) plugNetworks() (string, []netip.Addr, error) {
 	}
 	var addrs []netip.Addr
 	for i, a := range c.Options.Networks {
-		_, ep, err := store.Connect(c.ID, c.Name, path, a, fmt.Sprintf("eth%d", i), i == 0)
+		_, ep, err := store.Connect(c.ID, c.Name, path, a, fmt.Sprintf("eth%d", i), i == 0, c.dnsNames())
 		if err != nil {
 			if fresh {
 				_ = store.DisconnectAll(c.ID)
@@ -85,7 +90,7 @@ func (c *Container) Connect(a network.Attachment) error {
 		return err
 	}
 	if _, err := os.Stat(c.netnsPath()); err == nil {
-		if _, _, err := store.Connect(c.ID, c.Name, c.netnsPath(), a, fmt.Sprintf("eth%d", len(c.Options.Networks)), len(c.Options.Networks) == 0); err != nil {
+		if _, _, err := store.Connect(c.ID, c.Name, c.netnsPath(), a, fmt.Sprintf("eth%d", len(c.Options.Networks)), len(c.Options.Networks) == 0, c.dnsNames()); err != nil {
 			return err
 		}
 	}
@@ -120,4 +125,51 @@ func (c *Container) Disconnect(name string) error {
 	}
 	c.Options.Networks = kept
 	return c.save()
+}
+
+// dnsNames are the names the container answers to on its networks, besides
+// its aliases: its name, its short id and its hostname, as with Docker.
+func (c *Container) dnsNames() []string {
+	names := []string{c.Name}
+	for _, n := range []string{c.ShortID(), c.Process.Hostname} {
+		if n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// dnsConfig is what the container's monitor serves on 127.0.0.11: the
+// records of its networks, forwarding to the --dns servers or the host's.
+func (c *Container) dnsConfig(host []byte) *monitor.DNSConfig {
+	if len(c.Options.Networks) == 0 {
+		return nil
+	}
+	store, err := c.networks()
+	if err != nil {
+		return nil
+	}
+	cfg := &monitor.DNSConfig{NoForward: true}
+	for _, a := range c.Options.Networks {
+		n, err := store.Get(a.Network)
+		if err != nil {
+			continue
+		}
+		cfg.Records = append(cfg.Records, store.RecordsPath(n.Name))
+		if !n.Internal {
+			cfg.NoForward = false
+		}
+	}
+	for _, s := range c.Options.DNS {
+		cfg.Upstreams = append(cfg.Upstreams, net.JoinHostPort(s, "53"))
+	}
+	if len(cfg.Upstreams) == 0 {
+		cfg.Upstreams = resolver.HostUpstreams(host)
+	}
+	for _, o := range c.Options.DNSOptions {
+		if strings.HasPrefix(o, "ndots:") {
+			cfg.NdotsSet = true
+		}
+	}
+	return cfg
 }

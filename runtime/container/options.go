@@ -2,6 +2,8 @@ package container
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -202,7 +204,11 @@ func (c *Container) spec() (monitor.Spec, error) {
 	if err != nil {
 		return monitor.Spec{}, err
 	}
-	etc, err := c.etcFiles(addrs)
+	host, err := os.ReadFile(hostResolvConf)
+	if err != nil && !os.IsNotExist(err) {
+		return monitor.Spec{}, fmt.Errorf("read the host's resolv.conf: %w", err)
+	}
+	etc, err := c.writeEtcFiles(host, addrs)
 	if err != nil {
 		return monitor.Spec{}, err
 	}
@@ -234,6 +240,7 @@ func (c *Container) spec() (monitor.Spec, error) {
 			Tty:             o.Tty,
 		},
 		NetNS:       nsPath,
+		DNS:         c.dnsConfig(host),
 		Log:         logOpts,
 		Restart:     restart,
 		Health:      healthConfig(c.Process.ImageHealth, o.Health),

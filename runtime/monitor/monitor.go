@@ -105,6 +105,8 @@ type Spec struct {
 	// NetNS is the persistent network namespace the container joins; empty
 	// gives it a fresh one with only lo.
 	NetNS string
+	// DNS is served on 127.0.0.11:53 in NetNS (nil: none).
+	DNS *DNSConfig
 	// Restart is the restart policy; the zero value is "no".
 	Restart RestartPolicy
 	// Health is the healthcheck (nil: none).
@@ -114,6 +116,18 @@ type Spec struct {
 	// over (AttachOptions.Remove): docker run --rm's removal, with no
 	// daemon to do it for a detached container.
 	OnExit []string
+}
+
+// DNSConfig is the container's DNS server: the record files of its
+// networks (package resolver's format), where unknown names go, and
+// whether they may go anywhere (not when every network is internal).
+type DNSConfig struct {
+	Records   []string
+	Upstreams []string `json:",omitempty"`
+	NoForward bool     `json:",omitempty"`
+	// NdotsSet: the container's resolv.conf sets ndots itself (see
+	// resolver.Config).
+	NdotsSet bool `json:",omitempty"`
 }
 
 // RestartPolicy is Docker's: Name is "", "no", "always", "on-failure" or
@@ -181,6 +195,7 @@ type specFile struct {
 	Stdin         bool          `json:",omitempty"`
 	StdinOnce     bool          `json:",omitempty"`
 	NetNS         string        `json:",omitempty"`
+	DNS           *DNSConfig    `json:",omitempty"`
 	Restart       RestartPolicy `json:",omitzero"`
 	Health        *HealthConfig `json:",omitempty"`
 	AttachReplay  bool          `json:",omitempty"`
@@ -193,7 +208,7 @@ func (s *Spec) toFile() specFile {
 		LogMaxSize: s.Log.MaxSize, LogMaxFile: s.Log.MaxFile, LogCompress: s.Log.Compress,
 		StopSignal: int(s.StopSignal), StopTimeoutNs: int64(s.StopTimeout),
 		Stdin: s.Stdin, StdinOnce: s.StdinOnce, AttachReplay: s.AttachReplay, OnExit: s.OnExit,
-		Restart: s.Restart, Health: s.Health, NetNS: s.NetNS,
+		Restart: s.Restart, Health: s.Health, NetNS: s.NetNS, DNS: s.DNS,
 	}
 }
 
@@ -203,7 +218,7 @@ func (f *specFile) spec() Spec {
 		Log:        jsonlog.Options{MaxSize: f.LogMaxSize, MaxFile: f.LogMaxFile, Compress: f.LogCompress},
 		StopSignal: syscall.Signal(f.StopSignal), StopTimeout: time.Duration(f.StopTimeoutNs),
 		Stdin: f.Stdin, StdinOnce: f.StdinOnce, AttachReplay: f.AttachReplay, OnExit: f.OnExit,
-		Restart: f.Restart, Health: f.Health, NetNS: f.NetNS,
+		Restart: f.Restart, Health: f.Health, NetNS: f.NetNS, DNS: f.DNS,
 	}
 }
 
@@ -236,6 +251,9 @@ func (s *Spec) check() error {
 		if h.Interval <= 0 || h.Timeout <= 0 || h.StartInterval <= 0 || h.StartPeriod < 0 || h.Retries < 1 {
 			return fmt.Errorf("monitor %s: spec: healthcheck durations and retries must be set", s.ID)
 		}
+	}
+	if s.DNS != nil && s.NetNS == "" {
+		return fmt.Errorf("monitor %s: spec: a DNS server needs the container's network namespace", s.ID)
 	}
 	if s.StopSignal < 0 || s.StopSignal > 64 {
 		return fmt.Errorf("monitor %s: spec: invalid stop signal %d", s.ID, s.StopSignal)

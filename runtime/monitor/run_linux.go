@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-sh/berth/internal/memtrim"
 	"github.com/berth-sh/berth/runtime/cgroup"
 	"github.com/berth-sh/berth/runtime/jsonlog"
 	"github.com/berth-sh/berth/runtime/pid1"
@@ -199,6 +200,15 @@ func (m *monitor) run(rep *os.File) int {
 		return m.fail(rep, fmt.Errorf("monitor: %w", err))
 	}
 
+	if m.spec.DNS != nil {
+		srv, err := m.startDNS()
+		if err != nil {
+			ln.Close()
+			return m.fail(rep, err)
+		}
+		defer srv.Shutdown()
+	}
+
 	var conns sync.WaitGroup
 	served := make(chan struct{})
 	first := true
@@ -211,6 +221,8 @@ func (m *monitor) run(rep *os.File) int {
 			// The workload runs: tell Start, then serve the CLI.
 			sendReport(rep, report{State: m.getState()})
 			rep.Close()
+			// Start-up is over: from now on only the pages used stay.
+			memtrim.Text()
 			go func() {
 				defer close(served)
 				m.serve(ln, &conns)

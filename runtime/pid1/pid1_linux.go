@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-sh/berth/internal/memtrim"
 	"github.com/berth-sh/berth/runtime/process"
 	"github.com/berth-sh/berth/runtime/rootfs"
 )
@@ -169,6 +170,9 @@ func run(cfg *Config) (int, error) {
 		// output would have.
 		fmt.Fprintln(os.Stderr, msg.Error)
 	}
+	// PID 1 lives as long as the container: from now on only the pages it
+	// uses stay resident.
+	memtrim.Text()
 	sv := &supervisor{cfg: cfg, ctl: ctl, child: child, execs: map[int]int{}, pids: map[int]int{}}
 	if ctl != nil {
 		sv.requests = ctl.receive()
