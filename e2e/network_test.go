@@ -4,11 +4,14 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/vishvananda/netlink"
@@ -16,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-sh/berth/internal/testutil"
+	"github.com/berth-sh/berth/network/firewall"
 )
 
 // inOwnNetNS moves the test, and every berth it starts, into a network namespace of its own that
@@ -142,6 +146,16 @@ func TestNetworkContainers(t *testing.T) {
 	if r := e.ok("container", "exec", "web", "busybox", "ip", "-4", "-o", "addr", "show", "eth0").stdout; !strings.Contains(r, "10.77.0.50/24") {
 		t.Errorf("after a restart: %q", r)
 	}
+	// Networks are isolated from each other; an internal network has no way out.
+	e.ok("network", "create", "--subnet", "10.88.0.0/24", "other")
+	e.ok("network", "create", "--subnet", "10.89.0.0/24", "--internal", "sealed")
+	if r := e.run("container", "run", "--rm", "--network", "other", "bb:1", "busybox", "ping", "-c1", "-W1", "10.77.0.50"); r.code == 0 {
+		t.Errorf("a container on another network reached web: %q", r.stdout)
+	}
+	if r := e.ok("container", "run", "--rm", "--network", "sealed", "bb:1", "sh", "-c", "busybox ip route; busybox ping -c1 -W1 10.77.0.50 >/dev/null 2>&1 || echo unreachable").stdout; strings.Contains(r, "default") || !strings.Contains(r, "unreachable") {
+		t.Errorf("a container on an internal network: %q", r)
+	}
+	e.ok("network", "rm", "other", "sealed")
 	if r := e.run("network", "rm", "app"); r.code == 0 || !strings.Contains(r.stderr, "has active endpoints") {
 		t.Errorf("rm of a network in use: code %d, stderr %q", r.code, r.stderr)
 	}
@@ -238,5 +252,94 @@ func TestNetworkDNS(t *testing.T) {
 	}
 	if r := e.ok("container", "run", "--rm", "--network", "app", "--dns-search", "corp.test", "--dns-option", "timeout:2", "bb:1", "busybox", "cat", "/etc/resolv.conf").stdout; !strings.Contains(r, "nameserver 127.0.0.11\n") || !strings.Contains(r, "search corp.test") || !strings.Contains(r, "timeout:2") {
 		t.Errorf("resolv.conf of a networked container:\n%s", r)
+	}
+}
+
+// httpGet fetches path from addr over a connection made on the test's own (locked) thread, so
+// that it starts in the test's network namespace.
+func httpGet(addr, path string) (string, error) {
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.0\r\nHost: test\r\n\r\n", path); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(conn)
+	if err != nil {
+		return "", err
+	}
+	_, body, _ := strings.Cut(string(b), "\r\n\r\n")
+	return body, nil
+}
+
+func TestNetworkPublishedPorts(t *testing.T) {
+	inOwnNetNS(t)
+	e := newContainerEnv(t)
+	webID := strings.TrimSpace(e.ok("container", "run", "-d", "--name", "web", "-p", "8080:80", "-p", "127.0.0.1::81", "bb:1", "sh", "-c",
+		"echo hello-from-web > /index.html; busybox httpd -f -p 80 -h /").stdout)
+	ports := e.ok("container", "port", "web").stdout
+	if !strings.HasPrefix(ports, "80/tcp -> 0.0.0.0:8080\n81/tcp -> 127.0.0.1:") {
+		t.Errorf("container port:\n%s", ports)
+	}
+	if p := e.ok("container", "port", "web", "80/tcp").stdout; p != "0.0.0.0:8080\n" {
+		t.Errorf("container port web 80/tcp: %q", p)
+	}
+	// The default network was made for it, as Docker's default bridge.
+	var in []map[string]any
+	if err := json.Unmarshal([]byte(e.ok("network", "inspect", "bridge").stdout), &in); err != nil {
+		t.Fatal(err)
+	}
+	gw := in[0]["IPAM"].(map[string]any)["Config"].([]any)[0].(map[string]any)["Gateway"].(string)
+	for _, addr := range []string{"127.0.0.1:8080", net.JoinHostPort(gw, "8080")} {
+		var body string
+		var err error
+		for range 50 { // httpd is starting
+			if body, err = httpGet(addr, "/index.html"); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if body != "hello-from-web\n" {
+			t.Errorf("GET %s: %q, %v", addr, body, err)
+		}
+	}
+	// The host port is taken: a second container cannot have it, and nothing is left of it.
+	r := e.run("container", "run", "-d", "--name", "blocker", "-p", "8080:80", "bb:1", "busybox", "sleep", "30")
+	if r.code != 125 || !strings.Contains(r.stderr, "Bind for 0.0.0.0:8080 failed: port is already allocated") {
+		t.Errorf("a taken port: code %d, stderr %q", r.code, r.stderr)
+	}
+	e.ok("container", "rm", "blocker")
+	if err := json.Unmarshal([]byte(e.ok("network", "inspect", "bridge").stdout), &in); err != nil {
+		t.Fatal(err)
+	}
+	if n := in[0]["Containers"].(map[string]any); len(n) != 1 {
+		t.Errorf("endpoints on bridge after the failed start: %v", n)
+	}
+	// A restart keeps the mapping; a stop releases the port.
+	e.ok("container", "restart", "-t", "0", "web")
+	time.Sleep(300 * time.Millisecond)
+	if body, err := httpGet("127.0.0.1:8080", "/index.html"); body != "hello-from-web\n" {
+		t.Errorf("after a restart: %q, %v", body, err)
+	}
+	e.ok("container", "stop", "-t", "0", "web")
+	if l, err := net.Listen("tcp4", "0.0.0.0:8080"); err != nil {
+		t.Errorf("the port of a stopped container is still held: %v", err)
+	} else {
+		l.Close()
+	}
+	if owners, err := firewall.Owners(); err != nil || len(owners) != 1 {
+		t.Errorf("rules after the stop: %v, %v (want the default network's only)", owners, err)
+	}
+	e.ok("container", "rm", "web")
+	e.assertGone(webID)
+	e.ok("network", "rm", "bridge")
+	if owners, err := firewall.Owners(); err != nil || len(owners) != 0 {
+		t.Errorf("rules left: %v, %v", owners, err)
+	}
+	if links := berthLinks(t); len(links) != 0 {
+		t.Errorf("links left: %v", links)
 	}
 }

@@ -6,12 +6,16 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/berth-sh/berth/network/firewall"
 	"github.com/berth-sh/berth/network/resolver"
 )
 
 // Create makes network name: its record, its bridge and (through package
 // firewall) its rules. Nothing is left behind when it fails.
 func (s *Store) Create(name string, o Options) (*Network, error) {
+	if reserved[name] {
+		return nil, invalidf("%s is a pre-defined network and cannot be created", name)
+	}
 	unlock, err := s.Lock()
 	if err != nil {
 		return nil, err
@@ -29,14 +33,79 @@ func (s *Store) Create(name string, o Options) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.bringUp(n)
+}
+
+// bringUp makes the bridge and the firewall rules of a planned network and
+// saves its record; nothing is left when it fails.
+func (s *Store) bringUp(n *Network) (*Network, error) {
 	if err := createBridge(n); err != nil {
-		return nil, fmt.Errorf("network %s: %w", name, err)
+		return nil, fmt.Errorf("network %s: %w", n.Name, err)
+	}
+	if err := addRules(n); err != nil {
+		_ = removeRules(n)
+		_ = deleteBridge(n)
+		return nil, fmt.Errorf("network %s: %w", n.Name, err)
 	}
 	if err := s.save(n); err != nil {
+		_ = removeRules(n)
 		_ = deleteBridge(n)
 		return nil, err
 	}
 	return n, nil
+}
+
+func firewallNetwork(n *Network) firewall.Network {
+	return firewall.Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.IPv4.Prefix, Internal: n.Internal}
+}
+
+// addRules installs the network's nftables rules (egress masquerade unless
+// internal, isolation from other networks) and, where a foreign firewall
+// such as Docker's would drop its traffic, the accept rules that firewall
+// honours.
+func addRules(n *Network) error {
+	fw := firewallNetwork(n)
+	if err := firewall.PrepareBridge(n.Bridge); err != nil {
+		return err
+	}
+	if err := firewall.AddNetwork(fw); err != nil {
+		return err
+	}
+	return firewall.AllowForward(fw)
+}
+
+func removeRules(n *Network) error {
+	return errors.Join(firewall.RemoveNetwork(n.Name), firewall.DisallowForward(n.Name))
+}
+
+// DefaultNetwork is the network a container publishing ports without
+// --network joins, as Docker's default bridge: made on first use.
+const DefaultNetwork = "bridge"
+
+// EnsureDefault makes the default network if it is not there yet.
+func (s *Store) EnsureDefault() (*Network, error) {
+	unlock, err := s.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if n, err := s.load(DefaultNetwork); err == nil {
+		return n, nil
+	}
+	others, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	host, err := hostPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	n, err := plan(DefaultNetwork, Options{}, others, host)
+	if err != nil {
+		return nil, err
+	}
+	n.Bridge = "berth0"
+	return s.bringUp(n)
 }
 
 // Remove deletes a network with no containers: its rules, bridge and record.
@@ -52,6 +121,9 @@ func (s *Store) Remove(nameOrID string) error {
 	}
 	if len(n.Endpoints) > 0 {
 		return &userError{msg: fmt.Sprintf("error while removing network: network %s id %s has active endpoints", n.Name, n.ID), kind: ErrInUse}
+	}
+	if err := removeRules(n); err != nil {
+		return err
 	}
 	if err := deleteBridge(n); err != nil {
 		return err

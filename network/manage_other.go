@@ -48,3 +48,9 @@ func CreateNetNS(path string) error { return errOS("create a network namespace")
 
 // DeleteNetNS is not supported off Linux.
 func DeleteNetNS(path string) error { return errOS("delete a network namespace") }
+
+// DefaultNetwork is the network a container publishing ports without --network joins.
+const DefaultNetwork = "bridge"
+
+// EnsureDefault is not supported off Linux.
+func (s *Store) EnsureDefault() (*Network, error) { return nil, errOS("create the default network") }

@@ -241,9 +241,7 @@ func plan(name string, o Options, others []*Network, hostPrefixes []netip.Prefix
 	if !validName.MatchString(name) {
 		return nil, invalidf("invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
-	if reserved[name] {
-		return nil, invalidf("%s is a pre-defined network and cannot be created", name)
-	}
+
 	for _, n := range others {
 		if n.Name == name {
 			return nil, invalidf("network with name %s already exists", name)

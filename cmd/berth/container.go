@@ -55,6 +55,7 @@ func newContainerCommand(g *globalOptions, s streams) *cobra.Command {
 		newContainerRestartCommand(g, s),
 		newContainerExecCommand(g, s),
 		newContainerAttachCommand(g, s),
+		newContainerPortCommand(g, s),
 	)
 	return cmd
 }
@@ -100,6 +101,7 @@ type createOptions struct {
 	dns         []string
 	dnsSearch   []string
 	dnsOptions  []string
+	publish     []string
 }
 
 func (o *createOptions) addFlags(f *pflag.FlagSet) {
@@ -152,6 +154,7 @@ func (o *createOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.dns, "dns", nil, "Set custom DNS servers")
 	f.StringArrayVar(&o.dnsSearch, "dns-search", nil, "Set custom DNS search domains")
 	f.StringArrayVar(&o.dnsOptions, "dns-option", nil, "Set DNS options")
+	f.StringArrayVarP(&o.publish, "publish", "p", nil, "Publish a container's port(s) to the host")
 }
 
 // options turns the flags and arguments (IMAGE [COMMAND] [ARG...]) into
@@ -173,6 +176,11 @@ func (o *createOptions) options(f *pflag.FlagSet, args []string) (container.Opti
 		}
 	}
 	c.DNS, c.DNSSearch, c.DNSOptions = o.dns, o.dnsSearch, o.dnsOptions
+	ports, err := network.ParsePorts(o.publish)
+	if err != nil {
+		return c, container.Invalid(err)
+	}
+	c.Ports = ports
 	for i, name := range o.networks {
 		a := network.Attachment{Network: name}
 		if i == 0 {
@@ -536,6 +544,41 @@ func newContainerInspectCommand(g *globalOptions, s streams) *cobra.Command {
 			// Docker prints what it found, then fails for the rest.
 			fmt.Fprintln(s.out, string(b))
 			return err
+		},
+	}
+}
+
+func newContainerPortCommand(g *globalOptions, s streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "port CONTAINER [PRIVATE_PORT[/PROTO]]",
+		Short: "List port mappings or a specific mapping for the container",
+		Example: `  berth container port web
+  berth container port web 80/tcp`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := container.Lookup(g.root, args[0])
+			if err != nil {
+				return err
+			}
+			found := false
+			for _, p := range c.Published {
+				key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
+				host := "0.0.0.0"
+				if p.HostIP.IsValid() {
+					host = p.HostIP.String()
+				}
+				switch {
+				case len(args) == 1:
+					fmt.Fprintf(s.out, "%s -> %s:%d\n", key, host, p.HostPort)
+				case args[1] == key || args[1] == strconv.Itoa(int(p.ContainerPort)) && p.Proto == "tcp":
+					fmt.Fprintf(s.out, "%s:%d\n", host, p.HostPort)
+					found = true
+				}
+			}
+			if len(args) == 2 && !found {
+				return dockerMessage(fmt.Sprintf("Error: No public port '%s' published for %s", args[1], c.Name))
+			}
+			return nil
 		},
 	}
 }

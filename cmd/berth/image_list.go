@@ -300,8 +300,7 @@ func newImagePruneCommand(g *globalOptions, s streams) *cobra.Command {
 					warning = "WARNING! This will remove all images without at least one container associated to them."
 				}
 				fmt.Fprintf(s.out, "%s\nAre you sure you want to continue? [y/N] ", warning)
-				answer, _ := bufio.NewReader(s.in).ReadString('\n')
-				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+				if !confirmed(s.in) {
 					return nil
 				}
 			}
@@ -322,4 +321,11 @@ func newImagePruneCommand(g *globalOptions, s streams) *cobra.Command {
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
 	cmd.Flags().BoolVarP(&yes, "force", "f", false, "Do not prompt for confirmation")
 	return cmd
+}
+
+// confirmed reads Docker's [y/N] answer from in.
+func confirmed(in io.Reader) bool {
+	answer, _ := bufio.NewReader(in).ReadString('\n')
+	a := strings.ToLower(strings.TrimSpace(answer))
+	return a == "y" || a == "yes"
 }

@@ -29,6 +29,7 @@ func newNetworkCommand(g *globalOptions, s streams) *cobra.Command {
 		newNetworkRemoveCommand(g, s),
 		newNetworkConnectCommand(g, s),
 		newNetworkDisconnectCommand(g, s),
+		newNetworkPruneCommand(g, s),
 	)
 	return cmd
 }
@@ -286,4 +287,51 @@ func newNetworkDisconnectCommand(g *globalOptions, s streams) *cobra.Command {
 			return c.Disconnect(args[0])
 		},
 	}
+}
+
+func newNetworkPruneCommand(g *globalOptions, s streams) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "prune [OPTIONS]",
+		Short:   "Remove all unused networks",
+		Example: `  berth network prune -f`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !force {
+				fmt.Fprint(s.out, "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ")
+				if !confirmed(s.in) {
+					return nil
+				}
+			}
+			store, err := openNetworks(g)
+			if err != nil {
+				return err
+			}
+			all, err := store.List()
+			if err != nil {
+				return err
+			}
+			var removed []string
+			var errs []error
+			for _, n := range all {
+				if len(n.Endpoints) > 0 {
+					continue
+				}
+				if err := store.Remove(n.Name); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				removed = append(removed, n.Name)
+			}
+			if len(removed) > 0 {
+				fmt.Fprintln(s.out, "Deleted Networks:")
+				for _, n := range removed {
+					fmt.Fprintln(s.out, n)
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	return cmd
 }

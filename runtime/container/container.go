@@ -128,6 +128,9 @@ type Options struct {
 	DNS        []string `json:",omitempty"`
 	DNSSearch  []string `json:",omitempty"`
 	DNSOptions []string `json:",omitempty"`
+	// Ports are published (-p); without Networks the container joins the
+	// default network, as on Docker's default bridge.
+	Ports []network.PortSpec `json:",omitempty"`
 }
 
 // resolved is what Create worked out from the image and Options; Start
@@ -161,8 +164,13 @@ type Container struct {
 	RunDir   string
 	Options  Options
 	Process  resolved
+	// Published are the ports as bound at the last start (free host ports
+	// taken), for `port` and inspect.
+	Published []network.PortSpec `json:",omitempty"`
 
 	bundle string
+	// first is where published ports go, found by the last spec().
+	first *firstEndpoint
 }
 
 // Bundle is the container's state directory, $ROOT/containers/<id>.
@@ -235,10 +243,18 @@ func Create(ctx context.Context, l *image.Local, root, runRoot string, o Options
 	if err != nil {
 		return nil, err
 	}
+	if len(o.Ports) > 0 && len(o.Networks) == 0 {
+		o.Networks = []network.Attachment{{Network: network.DefaultNetwork}}
+	}
 	if len(o.Networks) > 0 {
 		store, err := network.OpenStore(root)
 		if err != nil {
 			return nil, err
+		}
+		if o.Networks[0].Network == network.DefaultNetwork && len(o.Networks) == 1 {
+			if _, err := store.EnsureDefault(); err != nil {
+				return nil, err
+			}
 		}
 		for _, a := range o.Networks {
 			if _, err := store.Get(a.Network); err != nil {

@@ -20,25 +20,17 @@ var hostResolvConf = "/etc/resolv.conf"
 // container in its own network namespace cannot reach.
 var fallbackNameservers = []string{"8.8.8.8", "8.8.4.4"}
 
-// etcFiles writes the container's /etc/hosts, /etc/hostname and
-// /etc/resolv.conf into its run dir, as Docker writes them for a container
-// without an embedded DNS server, and returns the bind mounts that put them
-// in place. addrs are the container's own addresses (none yet: its network
-// namespace has only lo).
-func (c *Container) etcFiles(addrs []netip.Addr) ([]rootfs.Mount, error) {
-	host, err := os.ReadFile(hostResolvConf)
-	if err != nil && !os.IsNotExist(err) {
-		return nil, fmt.Errorf("read the host's resolv.conf: %w", err)
-	}
-	return c.writeEtcFiles(host, addrs)
-}
-
+// writeEtcFiles writes the container's /etc/hosts, /etc/hostname and
+// /etc/resolv.conf into its run dir, as Docker writes them, and returns the
+// bind mounts that put them in place. host is the host's resolv.conf; addrs
+// are the container's own addresses (none without networks: its network
+// namespace then has only lo).
 func (c *Container) writeEtcFiles(host []byte, addrs []netip.Addr) ([]rootfs.Mount, error) {
 	if err := os.MkdirAll(c.RunDir, 0o700); err != nil {
 		return nil, err
 	}
 	resolv := resolvConf(host, c.Options.DNS)
-	if len(c.Options.Networks) > 0 {
+	if c.embeddedDNS() {
 		// The monitor's DNS server, as Docker's embedded one on user networks.
 		resolv = resolver.ResolvConf(host, c.Options.DNSSearch, c.Options.DNSOptions)
 	}

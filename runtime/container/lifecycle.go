@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-sh/berth/network"
 	"github.com/berth-sh/berth/runtime/image"
 	"github.com/berth-sh/berth/runtime/jsonlog"
 	"github.com/berth-sh/berth/runtime/monitor"
@@ -52,6 +53,14 @@ func (c *Container) StartWith(ctx context.Context, l *image.Local, so StartOptio
 	if err != nil {
 		return err
 	}
+	// A start that fails leaves the container created, off its networks
+	// (as Docker releases the sandbox); the next start plugs it again.
+	started := false
+	defer func() {
+		if !started {
+			_ = c.unplugNetworks()
+		}
+	}()
 	spec.AttachReplay = so.Attach
 	spec.Init.ConsoleSize = so.ConsoleSize
 	if c.Options.AutoRemove {
@@ -69,13 +78,37 @@ func (c *Container) StartWith(ctx context.Context, l *image.Local, so StartOptio
 	if err != nil {
 		return fmt.Errorf("start %s: find berth's binary: %w", c.Name, err)
 	}
-	if _, err := monitor.Start(ctx, self, spec); err != nil {
+	// Published ports are reserved before anything runs: a port in use
+	// fails the start here, and the monitor holds the sockets from then on.
+	var res *network.Reservation
+	if len(c.Options.Ports) > 0 {
+		res, err = network.Reserve(c.Options.Ports)
+		if err != nil {
+			if errors.Is(err, network.ErrInvalid) {
+				return invalid(err)
+			}
+			return err
+		}
+		defer res.Close()
+	}
+	var held []*os.File
+	if res != nil {
+		held = res.Files
+	}
+	if _, err := monitor.Start(ctx, self, spec, held...); err != nil {
 		var se *monitor.StartError
 		if errors.As(err, &se) {
 			return fmt.Errorf("failed to start container %s: %w", c.Name, err)
 		}
 		return fmt.Errorf("start %s: %w", c.Name, err)
 	}
+	if res != nil {
+		if err := c.publish(res.Ports); err != nil {
+			_ = c.Kill(ctx, syscall.SIGKILL)
+			return fmt.Errorf("start %s: publish ports: %w", c.Name, err)
+		}
+	}
+	started = true
 	return nil
 }
 
@@ -99,7 +132,8 @@ func (c *Container) Stop(ctx context.Context, timeout *time.Duration) error {
 	if err := monitor.Stop(ctx, c.RunDir, t); err != nil {
 		return fmt.Errorf("stop %s: %w", c.Name, err)
 	}
-	return nil
+	// As with Docker, a stopped container publishes nothing.
+	return c.unpublish()
 }
 
 // Kill sends sig to the container's workload (through its init).
@@ -146,7 +180,7 @@ func (c *Container) Remove(ctx context.Context, force bool) error {
 	if err := c.clearExited(ctx); err != nil {
 		return fmt.Errorf("remove %s: %w", c.Name, err)
 	}
-	if err := c.unplugNetworks(); err != nil {
+	if err := errors.Join(c.unpublish(), c.unplugNetworks()); err != nil {
 		return fmt.Errorf("remove %s: %w", c.Name, err)
 	}
 	if err := image.Unmount(c.rootfsPath()); err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/berth-sh/berth/network"
+	"github.com/berth-sh/berth/network/firewall"
 	"github.com/berth-sh/berth/network/resolver"
 	"github.com/berth-sh/berth/runtime/monitor"
 )
@@ -26,39 +27,61 @@ func (c *Container) networks() (*network.Store, error) {
 	return network.OpenStore(filepath.Dir(filepath.Dir(c.bundle)))
 }
 
-// plugNetworks gives the container its network namespace, on its networks,
-// the first time it starts; later starts find it in place. It returns the
-// namespace's path ("" for a container without networks, which gets a
-// fresh namespace with only lo from its monitor) and its addresses.
-func (c *Container) plugNetworks() (string, []netip.Addr, error) {
+// plug gives the container its network namespace, on its networks, the
+// first time it starts; later starts find it in place. It returns the
+// namespace's path ("" for a container without networks, which gets a fresh
+// namespace with only lo from its monitor), its addresses, and its first
+// network's endpoint (where published ports go).
+func (c *Container) plug() (string, []netip.Addr, *firstEndpoint, error) {
 	if len(c.Options.Networks) == 0 {
-		return "", nil, nil
+		return "", nil, nil, nil
 	}
 	store, err := c.networks()
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	path := c.netnsPath()
 	fresh := false
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		if err := network.CreateNetNS(path); err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 		fresh = true
 	}
 	var addrs []netip.Addr
+	var first *firstEndpoint
 	for i, a := range c.Options.Networks {
-		_, ep, err := store.Connect(c.ID, c.Name, path, a, fmt.Sprintf("eth%d", i), i == 0, c.dnsNames())
+		n, ep, err := store.Connect(c.ID, c.Name, path, a, fmt.Sprintf("eth%d", i), i == 0, c.dnsNames())
 		if err != nil {
 			if fresh {
 				_ = store.DisconnectAll(c.ID)
 				_ = network.DeleteNetNS(path)
 			}
-			return "", nil, err
+			return "", nil, nil, err
+		}
+		if i == 0 {
+			first = &firstEndpoint{bridge: n.Bridge, ip: ep.IPv4}
 		}
 		addrs = append(addrs, ep.IPv4)
 	}
-	return path, addrs, nil
+	return path, addrs, first, nil
+}
+
+// firstEndpoint is the container's place on its first network.
+type firstEndpoint struct {
+	bridge string
+	ip     netip.Addr
+}
+
+// embeddedDNS reports whether the container's monitor serves DNS: on user
+// networks, not on the default one (as with Docker's default bridge).
+func (c *Container) embeddedDNS() bool {
+	for _, a := range c.Options.Networks {
+		if a.Network != network.DefaultNetwork {
+			return true
+		}
+	}
+	return false
 }
 
 // unplugNetworks takes the container off its networks and removes its
@@ -142,7 +165,7 @@ func (c *Container) dnsNames() []string {
 // dnsConfig is what the container's monitor serves on 127.0.0.11: the
 // records of its networks, forwarding to the --dns servers or the host's.
 func (c *Container) dnsConfig(host []byte) *monitor.DNSConfig {
-	if len(c.Options.Networks) == 0 {
+	if !c.embeddedDNS() {
 		return nil
 	}
 	store, err := c.networks()
@@ -152,7 +175,7 @@ func (c *Container) dnsConfig(host []byte) *monitor.DNSConfig {
 	cfg := &monitor.DNSConfig{NoForward: true}
 	for _, a := range c.Options.Networks {
 		n, err := store.Get(a.Network)
-		if err != nil {
+		if err != nil || n.Name == network.DefaultNetwork {
 			continue
 		}
 		cfg.Records = append(cfg.Records, store.RecordsPath(n.Name))
@@ -172,4 +195,30 @@ func (c *Container) dnsConfig(host []byte) *monitor.DNSConfig {
 		}
 	}
 	return cfg
+}
+
+// publish installs the DNAT rules of the container's published ports (as
+// bound: free host ports taken) and records them.
+func (c *Container) publish(ports []network.PortSpec) error {
+	if c.first == nil {
+		return errors.New("the container is on no network")
+	}
+	var rules []firewall.Port
+	for _, p := range ports {
+		rules = append(rules, firewall.Port{Proto: p.Proto, HostIP: p.HostIP, HostPort: p.HostPort,
+			ContainerIP: c.first.ip, ContainerPort: p.ContainerPort, Bridge: c.first.bridge})
+	}
+	if err := firewall.AddPorts(c.ID, rules); err != nil {
+		return err
+	}
+	c.Published = ports
+	return c.save()
+}
+
+// unpublish removes the rules of the container's published ports.
+func (c *Container) unpublish() error {
+	if len(c.Options.Ports) == 0 {
+		return nil
+	}
+	return firewall.RemovePorts(c.ID)
 }

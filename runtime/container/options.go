@@ -200,10 +200,11 @@ func (c *Container) spec() (monitor.Spec, error) {
 	if err != nil {
 		return monitor.Spec{}, err
 	}
-	nsPath, addrs, err := c.plugNetworks()
+	nsPath, addrs, first, err := c.plug()
 	if err != nil {
 		return monitor.Spec{}, err
 	}
+	c.first = first
 	host, err := os.ReadFile(hostResolvConf)
 	if err != nil && !os.IsNotExist(err) {
 		return monitor.Spec{}, fmt.Errorf("read the host's resolv.conf: %w", err)

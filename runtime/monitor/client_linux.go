@@ -29,6 +29,9 @@ const (
 	reportEnv = "_BERTH_MONITOR_REPORT_FD"
 	// reportFD is that fd: the first of ExtraFiles.
 	reportFD = 3
+	// heldEnv says how many descriptors follow reportFD: sockets the
+	// monitor holds while the container runs (published ports).
+	heldEnv = "_BERTH_MONITOR_HELD_FDS"
 	// pollInterval paces Wait.
 	pollInterval = 50 * time.Millisecond
 	// cleanupTimeout bounds KillAll in Delete and in the monitor.
@@ -45,8 +48,9 @@ type report struct {
 // (self MonitorArg <bundle>, double fork, new session) and returns once the
 // monitor reports the container running or failed to start it. ctx bounds
 // the wait, not the monitor: a cancelled Start leaves a monitor that Stop,
-// Kill and Delete handle as usual.
-func Start(ctx context.Context, self string, spec Spec) (State, error) {
+// Kill and Delete handle as usual. The monitor holds copies of held (the
+// sockets reserving published ports) until it exits.
+func Start(ctx context.Context, self string, spec Spec, held ...*os.File) (State, error) {
 	if err := spec.check(); err != nil {
 		return State{}, err
 	}
@@ -73,10 +77,10 @@ func Start(ctx context.Context, self string, spec Spec) (State, error) {
 	}
 	defer r.Close()
 	cmd := exec.Command(self, MonitorArg, spec.Bundle)
-	cmd.Env = append(monitorEnv(), detachEnv+"=1", reportEnv+"="+strconv.Itoa(reportFD))
+	cmd.Env = append(monitorEnv(), detachEnv+"=1", reportEnv+"="+strconv.Itoa(reportFD), heldEnv+"="+strconv.Itoa(len(held)))
 	// nil stdio is /dev/null: the monitor never writes to the terminal,
 	// and holding the CLI's pipes would keep a caller reading them waiting.
-	cmd.ExtraFiles = []*os.File{w}
+	cmd.ExtraFiles = append([]*os.File{w}, held...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	w.Close()
@@ -105,7 +109,7 @@ func Start(ctx context.Context, self string, spec Spec) (State, error) {
 func monitorEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, detachEnv+"=") || strings.HasPrefix(kv, reportEnv+"=") {
+		if strings.HasPrefix(kv, detachEnv+"=") || strings.HasPrefix(kv, reportEnv+"=") || strings.HasPrefix(kv, heldEnv+"=") {
 			continue
 		}
 		env = append(env, kv)

@@ -20,7 +20,7 @@ func errOS(op string) error {
 }
 
 // Start is not supported: containers exist only on Linux.
-func Start(ctx context.Context, self string, spec Spec) (State, error) {
+func Start(ctx context.Context, self string, spec Spec, held ...*os.File) (State, error) {
 	return State{}, errOS("start")
 }
 

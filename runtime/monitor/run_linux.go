@@ -56,6 +56,13 @@ func RunMonitor(bundle string) int {
 	if os.Getenv(detachEnv) == "1" {
 		return detach(bundle, rep)
 	}
+	// Published ports stay reserved as long as this process lives.
+	held := heldFiles()
+	defer func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}()
 	if rep != nil {
 		defer rep.Close()
 	}
@@ -78,16 +85,31 @@ func RunMonitor(bundle string) int {
 // detach is stage 1: start the monitor proper and exit, so that it is
 // reparented away from the CLI and is not a session leader.
 func detach(bundle string, rep *os.File) int {
+	held := heldFiles()
 	cmd := exec.Command("/proc/self/exe", MonitorArg, bundle)
 	cmd.Args[0] = os.Args[0]
-	cmd.Env = append(monitorEnv(), reportEnv+"="+strconv.Itoa(reportFD))
-	cmd.ExtraFiles = []*os.File{rep}
+	cmd.Env = append(monitorEnv(), reportEnv+"="+strconv.Itoa(reportFD), heldEnv+"="+strconv.Itoa(len(held)))
+	cmd.ExtraFiles = append([]*os.File{rep}, held...)
 	if err := cmd.Start(); err != nil {
 		msg := fmt.Sprintf("monitor: start: %v", err)
 		sendReport(rep, report{State: State{Status: StatusExited, Error: msg}, Error: msg})
 		return 1
 	}
 	return 0
+}
+
+// heldFiles are the descriptors Start passed after the report pipe, marked
+// close-on-exec: no process the monitor starts (the init, berth rm) may
+// inherit them.
+func heldFiles() []*os.File {
+	n, _ := strconv.Atoi(os.Getenv(heldEnv))
+	var out []*os.File
+	for i := range n {
+		fd := reportFD + 1 + i
+		unix.CloseOnExec(fd)
+		out = append(out, os.NewFile(uintptr(fd), "held"))
+	}
+	return out
 }
 
 func sendReport(f *os.File, r report) {

@@ -1,0 +1,76 @@
+package network
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// PortSpec is one published port as asked: HostPort 0 takes a free port
+// when the container starts; a zero HostIP means every host address.
+type PortSpec struct {
+	Proto         string
+	HostIP        netip.Addr `json:",omitzero"`
+	HostPort      uint16     `json:",omitempty"`
+	ContainerPort uint16
+}
+
+func (p PortSpec) String() string {
+	host := "0.0.0.0"
+	if p.HostIP.IsValid() {
+		host = p.HostIP.String()
+	}
+	return fmt.Sprintf("%d/%s -> %s", p.ContainerPort, p.Proto, netip.AddrPortFrom(netip.MustParseAddr(host), p.HostPort))
+}
+
+// ParsePorts reads docker run's -p values ([ip:][hostPort:]containerPort
+// [/proto], ranges of equal length, or a host range for one container
+// port) with compose-go's parser, which is docker's, one PortSpec per port.
+func ParsePorts(values []string) ([]PortSpec, error) {
+	var out []PortSpec
+	for _, v := range values {
+		cfgs, err := types.ParsePortConfig(v)
+		if err != nil {
+			return nil, invalidf("invalid port %q: %v", v, err)
+		}
+		for _, c := range cfgs {
+			p := PortSpec{Proto: c.Protocol, ContainerPort: uint16(c.Target)}
+			if p.Proto == "" {
+				p.Proto = "tcp"
+			}
+			if p.Proto != "tcp" && p.Proto != "udp" {
+				return nil, invalidf("invalid port %q: protocol %s is not supported by berth (tcp, udp)", v, p.Proto)
+			}
+			if c.HostIP != "" {
+				ip, err := netip.ParseAddr(strings.Trim(c.HostIP, "[]"))
+				if err != nil {
+					return nil, invalidf("invalid port %q: bad host IP %q", v, c.HostIP)
+				}
+				if !ip.Is4() {
+					return nil, invalidf("invalid port %q: IPv6 host addresses are not supported by berth yet", v)
+				}
+				if !ip.IsUnspecified() {
+					p.HostIP = ip
+				}
+			}
+			if c.Published != "" {
+				if strings.Contains(c.Published, "-") {
+					return nil, invalidf("invalid port %q: a range of host ports for one container port is not supported by berth; give the host port", v)
+				}
+				n, err := strconv.ParseUint(c.Published, 10, 16)
+				if err != nil || n == 0 {
+					return nil, invalidf("invalid port %q: bad host port %q", v, c.Published)
+				}
+				p.HostPort = uint16(n)
+			}
+			if p.ContainerPort == 0 {
+				return nil, invalidf("invalid port %q: no container port", v)
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
