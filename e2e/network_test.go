@@ -25,7 +25,7 @@ import (
 // inOwnNetNS moves the test, and every berth it starts, into a network namespace of its own that
 // acts as the host: bridges, veths, sysctls and nftables rules stay in it and go with it; the
 // machine's own interfaces, routes and firewall are never touched.
-func inOwnNetNS(t *testing.T) {
+func inOwnNetNS(t testing.TB) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	goruntime.LockOSThread()

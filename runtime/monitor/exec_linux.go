@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-sh/berth/internal/scm"
 	"github.com/berth-sh/berth/runtime/pid1"
 )
 
@@ -96,7 +97,7 @@ func (l *initLink) dispatch() {
 		}
 		var im initMessage
 		if oobn > 0 {
-			if files := passedFiles(oob[:oobn]); len(files) > 0 {
+			if files := scm.Files(oob[:oobn]); len(files) > 0 {
 				im.file = files[0]
 				closeFiles(files[1:])
 			}

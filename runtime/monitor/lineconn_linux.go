@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-sh/berth/internal/scm"
 )
 
 // maxPassedFiles bounds the descriptors one line may carry (an exec's stdio).
@@ -39,7 +41,7 @@ func (l *lineConn) readLine(limit int) ([]byte, []*os.File, error) {
 		}
 		n, oobn, _, _, err := l.conn.ReadMsgUnix(p, oob)
 		if oobn > 0 {
-			files = append(files, passedFiles(oob[:oobn])...)
+			files = append(files, scm.Files(oob[:oobn])...)
 		}
 		l.buf = append(l.buf, p[:n]...)
 		if err != nil {
@@ -79,30 +81,4 @@ func (l *lineConn) writeLine(b []byte, files ...*os.File) error {
 	return err
 }
 
-// passedFiles takes the descriptors of SCM_RIGHTS control messages.
-func passedFiles(oob []byte) []*os.File {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil
-	}
-	var files []*os.File
-	for i := range msgs {
-		fds, err := unix.ParseUnixRights(&msgs[i])
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			unix.CloseOnExec(fd)
-			files = append(files, os.NewFile(uintptr(fd), "passed"))
-		}
-	}
-	return files
-}
-
-func closeFiles(files []*os.File) {
-	for _, f := range files {
-		if f != nil {
-			f.Close()
-		}
-	}
-}
+func closeFiles(files []*os.File) { scm.Close(files) }

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-sh/berth/internal/memtrim"
+	"github.com/berth-sh/berth/internal/scm"
 	"github.com/berth-sh/berth/runtime/cgroup"
 	"github.com/berth-sh/berth/runtime/jsonlog"
 	"github.com/berth-sh/berth/runtime/pid1"
@@ -1103,16 +1104,10 @@ func (m *monitor) awaitStart(ctl *os.File, icg *cgroup.Cgroup) (master *os.File,
 
 // receivedFile takes the one descriptor of an SCM_RIGHTS message.
 func receivedFile(oob []byte) (*os.File, error) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil || len(msgs) != 1 {
-		return nil, fmt.Errorf("monitor: the init's pty message carries no descriptor (%v)", err)
+	files := scm.Files(oob)
+	if len(files) != 1 {
+		scm.Close(files)
+		return nil, fmt.Errorf("monitor: the init's pty message carries %d descriptors, want 1", len(files))
 	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-		return nil, fmt.Errorf("monitor: the init's pty message carries %d descriptors (%v)", len(fds), err)
-	}
-	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
+	return files[0], nil
 }

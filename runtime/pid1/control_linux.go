@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-sh/berth/internal/scm"
 )
 
 // control is the init's end of the socketpair with the monitor, or nil when
@@ -161,7 +163,7 @@ func (c *control) receive() <-chan received {
 			}
 			var r received
 			if oobn > 0 {
-				r.files = filesOf(oob[:oobn])
+				r.files = scm.Files(oob[:oobn])
 			}
 			if err := json.Unmarshal(buf[:n], &r.msg); err != nil {
 				closeFiles(r.files)
@@ -174,27 +176,4 @@ func (c *control) receive() <-chan received {
 	return out
 }
 
-// filesOf takes the descriptors of SCM_RIGHTS control messages.
-func filesOf(oob []byte) []*os.File {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil
-	}
-	var files []*os.File
-	for i := range msgs {
-		fds, err := unix.ParseUnixRights(&msgs[i])
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			files = append(files, os.NewFile(uintptr(fd), "passed"))
-		}
-	}
-	return files
-}
-
-func closeFiles(files []*os.File) {
-	for _, f := range files {
-		f.Close()
-	}
-}
+func closeFiles(files []*os.File) { scm.Close(files) }
