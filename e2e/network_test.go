@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	goruntime "runtime"
 	"slices"
 	"strings"
@@ -342,4 +343,46 @@ func TestNetworkPublishedPorts(t *testing.T) {
 	if links := berthLinks(t); len(links) != 0 {
 		t.Errorf("links left: %v", links)
 	}
+}
+
+func TestNetworkModes(t *testing.T) {
+	inOwnNetNS(t)
+	e := newContainerEnv(t)
+	// host: the host's (here the test's) namespace, name and resolvers.
+	pair := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "testhost0"}, PeerName: "testhost1"}
+	if err := netlink.LinkAdd(pair); err != nil {
+		t.Fatal(err)
+	}
+	hostname, _ := os.Hostname()
+	r := e.ok("container", "run", "--rm", "--network", "host", "bb:1", "sh", "-c", "busybox ip -o link | busybox grep -c ' testhost0@'; busybox hostname")
+	if r.stdout != "1\n"+hostname+"\n" {
+		t.Errorf("--network host: %q", r.stdout)
+	}
+	// none: only lo.
+	if r := e.ok("container", "run", "--rm", "--network", "none", "bb:1", "sh", "-c", "busybox ip -o link | busybox wc -l").stdout; strings.TrimSpace(r) != "1" {
+		t.Errorf("--network none: %q links", r)
+	}
+	// container:<name>: the other container's namespace and name.
+	e.ok("network", "create", "--subnet", "10.66.0.0/24", "app")
+	e.ok("container", "run", "-d", "--name", "web", "--network", "app", "--ip", "10.66.0.7", "bb:1", "busybox", "sleep", "300")
+	r = e.ok("container", "run", "--rm", "--network", "container:web", "bb:1", "sh", "-c", "busybox ip -4 -o addr show eth0 | busybox awk '{print $4}'")
+	if r.stdout != "10.66.0.7/24\n" {
+		t.Errorf("--network container:web: %q", r.stdout)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--network", "host", "-p", "80:80"}, "published ports are discarded when using host network mode"},
+		{[]string{"--network", "container:web", "-p", "80:80"}, "port publishing and the container type network mode"},
+		{[]string{"--network", "container:nosuch"}, "No such container: nosuch"},
+		{[]string{"--network", "host", "--network", "app"}, "cannot attach both user-defined and non-user-defined network-modes"},
+	} {
+		r := e.run(append(append([]string{"container", "run", "--rm"}, tc.args...), "bb:1", "true")...)
+		if r.code != 125 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("run %v: code %d, stderr %q; want 125 and %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+	e.ok("container", "rm", "-f", "web")
+	e.ok("network", "rm", "app")
 }

@@ -182,6 +182,13 @@ func (o *createOptions) options(f *pflag.FlagSet, args []string) (container.Opti
 	}
 	c.Ports = ports
 	for i, name := range o.networks {
+		if name == "host" || name == "none" || strings.HasPrefix(name, "container:") {
+			if len(o.networks) > 1 {
+				return c, container.Invalid(errors.New("conflicting options: cannot attach both user-defined and non-user-defined network-modes"))
+			}
+			c.NetworkMode = name
+			break
+		}
 		a := network.Attachment{Network: name}
 		if i == 0 {
 			// As Docker: --network-alias, --ip and --mac-address are for the first network.
@@ -189,7 +196,7 @@ func (o *createOptions) options(f *pflag.FlagSet, args []string) (container.Opti
 		}
 		c.Networks = append(c.Networks, a)
 	}
-	if len(o.networks) == 0 && (len(o.aliases) > 0 || o.ip != "" || o.mac != "") {
+	if len(c.Networks) == 0 && (len(o.aliases) > 0 || o.ip != "" || o.mac != "") {
 		return c, container.Invalid(errors.New("--network-alias, --ip and --mac-address need a user-defined network (--network)"))
 	}
 	if o.healthCmd != "" {

@@ -128,6 +128,9 @@ type Options struct {
 	DNS        []string `json:",omitempty"`
 	DNSSearch  []string `json:",omitempty"`
 	DNSOptions []string `json:",omitempty"`
+	// NetworkMode is Docker's --network host, none or container:<name|id>;
+	// "" means Networks (or, without them, a namespace with only lo).
+	NetworkMode string `json:",omitempty"`
 	// Ports are published (-p); without Networks the container joins the
 	// default network, as on Docker's default bridge.
 	Ports []network.PortSpec `json:",omitempty"`
@@ -243,7 +246,10 @@ func Create(ctx context.Context, l *image.Local, root, runRoot string, o Options
 	if err != nil {
 		return nil, err
 	}
-	if len(o.Ports) > 0 && len(o.Networks) == 0 {
+	if err := checkNetworkMode(root, o); err != nil {
+		return nil, err
+	}
+	if len(o.Ports) > 0 && len(o.Networks) == 0 && o.NetworkMode == "" {
 		o.Networks = []network.Attachment{{Network: network.DefaultNetwork}}
 	}
 	if len(o.Networks) > 0 {
@@ -305,6 +311,18 @@ func Create(ctx context.Context, l *image.Local, root, runRoot string, o Options
 		return nil, err
 	}
 	hostname := o.Hostname
+	switch {
+	case hostname != "":
+	case o.NetworkMode == "host":
+		// As Docker: the host's name, the host's network.
+		if h, err := os.Hostname(); err == nil {
+			hostname = h
+		}
+	case strings.HasPrefix(o.NetworkMode, "container:"):
+		if other, err := Lookup(root, strings.TrimPrefix(o.NetworkMode, "container:")); err == nil {
+			hostname = other.Process.Hostname
+		}
+	}
 	if hostname == "" {
 		hostname = c.ShortID()
 	}

@@ -13,8 +13,12 @@ import (
 	"github.com/berth-sh/berth/runtime/rootfs"
 )
 
-// hostResolvConf is read for the container's resolv.conf; a variable for tests.
-var hostResolvConf = "/etc/resolv.conf"
+// hostResolvConf and hostHosts are read for the container's resolv.conf and
+// (with the host's network) hosts; variables for tests.
+var (
+	hostResolvConf = "/etc/resolv.conf"
+	hostHosts      = "/etc/hosts"
+)
 
 // Docker's fallback nameservers when the host has only local ones, which a
 // container in its own network namespace cannot reach.
@@ -34,8 +38,16 @@ func (c *Container) writeEtcFiles(host []byte, addrs []netip.Addr) ([]rootfs.Mou
 		// The monitor's DNS server, as Docker's embedded one on user networks.
 		resolv = resolver.ResolvConf(host, c.Options.DNSSearch, c.Options.DNSOptions)
 	}
+	hosts := hostsFile(c.Process.Hostname, addrs)
+	if c.Options.NetworkMode == "host" {
+		// The host's network: its names and its resolvers, as they are.
+		if b, err := os.ReadFile(hostHosts); err == nil {
+			hosts = b
+		}
+		resolv = host
+	}
 	files := map[string][]byte{
-		"hosts":       hostsFile(c.Process.Hostname, addrs),
+		"hosts":       hosts,
 		"hostname":    []byte(c.Process.Hostname + "\n"),
 		"resolv.conf": resolv,
 	}

@@ -222,3 +222,65 @@ func (c *Container) unpublish() error {
 	}
 	return firewall.RemovePorts(c.ID)
 }
+
+// checkNetworkMode refuses what Docker refuses with --network host, none or
+// container:X: other networks, and published ports or DNS settings where
+// they cannot apply.
+func checkNetworkMode(root string, o Options) error {
+	mode, target, _ := strings.Cut(o.NetworkMode, ":")
+	switch mode {
+	case "":
+		return nil
+	case "host", "none":
+		if target != "" {
+			return invalidf("invalid network mode %q", o.NetworkMode)
+		}
+	case "container":
+		if target == "" {
+			return invalidf("invalid network mode %q: container:<name|id>", o.NetworkMode)
+		}
+		if _, err := Lookup(root, target); err != nil {
+			return invalid(err)
+		}
+		if len(o.DNS) > 0 || len(o.DNSSearch) > 0 || len(o.DNSOptions) > 0 {
+			// Docker's words.
+			return invalidf("conflicting options: dns and the network mode")
+		}
+		if o.Hostname != "" {
+			return invalidf("conflicting options: hostname and the network mode")
+		}
+	default:
+		return invalidf("invalid network mode %q: host, none, container:<name|id> or a network name", o.NetworkMode)
+	}
+	if len(o.Networks) > 0 {
+		return invalidf("conflicting options: cannot attach both user-defined and non-user-defined network-modes")
+	}
+	if len(o.Ports) > 0 {
+		if mode == "host" {
+			return invalidf("published ports are discarded when using host network mode: the container's ports are the host's")
+		}
+		return invalidf("conflicting options: port publishing and the container type network mode")
+	}
+	return nil
+}
+
+// sharedNetNS is the namespace a container:<X> container joins: X's
+// persistent one, or that of X's running init.
+func (c *Container) sharedNetNS() (string, error) {
+	_, target, _ := strings.Cut(c.Options.NetworkMode, ":")
+	other, err := Lookup(filepath.Dir(filepath.Dir(c.bundle)), target)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(other.netnsPath()); err == nil {
+		return other.netnsPath(), nil
+	}
+	st, err := other.State()
+	if err != nil {
+		return "", err
+	}
+	if st.Status != StatusRunning || st.Pid == 0 {
+		return "", invalidf("cannot join network namespace of container %s: it is not running", other.ID)
+	}
+	return fmt.Sprintf("/proc/%d/ns/net", st.Pid), nil
+}

@@ -205,6 +205,11 @@ func (c *Container) spec() (monitor.Spec, error) {
 		return monitor.Spec{}, err
 	}
 	c.first = first
+	if strings.HasPrefix(c.Options.NetworkMode, "container:") {
+		if nsPath, err = c.sharedNetNS(); err != nil {
+			return monitor.Spec{}, err
+		}
+	}
 	host, err := os.ReadFile(hostResolvConf)
 	if err != nil && !os.IsNotExist(err) {
 		return monitor.Spec{}, fmt.Errorf("read the host's resolv.conf: %w", err)
@@ -241,6 +246,7 @@ func (c *Container) spec() (monitor.Spec, error) {
 			Tty:             o.Tty,
 		},
 		NetNS:       nsPath,
+		HostNetwork: c.Options.NetworkMode == "host",
 		DNS:         c.dnsConfig(host),
 		Log:         logOpts,
 		Restart:     restart,

@@ -105,6 +105,8 @@ type Spec struct {
 	// NetNS is the persistent network namespace the container joins; empty
 	// gives it a fresh one with only lo.
 	NetNS string
+	// HostNetwork shares the host's network namespace (--network host).
+	HostNetwork bool
 	// DNS is served on 127.0.0.11:53 in NetNS (nil: none).
 	DNS *DNSConfig
 	// Restart is the restart policy; the zero value is "no".
@@ -195,6 +197,7 @@ type specFile struct {
 	Stdin         bool          `json:",omitempty"`
 	StdinOnce     bool          `json:",omitempty"`
 	NetNS         string        `json:",omitempty"`
+	HostNetwork   bool          `json:",omitempty"`
 	DNS           *DNSConfig    `json:",omitempty"`
 	Restart       RestartPolicy `json:",omitzero"`
 	Health        *HealthConfig `json:",omitempty"`
@@ -208,7 +211,7 @@ func (s *Spec) toFile() specFile {
 		LogMaxSize: s.Log.MaxSize, LogMaxFile: s.Log.MaxFile, LogCompress: s.Log.Compress,
 		StopSignal: int(s.StopSignal), StopTimeoutNs: int64(s.StopTimeout),
 		Stdin: s.Stdin, StdinOnce: s.StdinOnce, AttachReplay: s.AttachReplay, OnExit: s.OnExit,
-		Restart: s.Restart, Health: s.Health, NetNS: s.NetNS, DNS: s.DNS,
+		Restart: s.Restart, Health: s.Health, NetNS: s.NetNS, HostNetwork: s.HostNetwork, DNS: s.DNS,
 	}
 }
 
@@ -218,7 +221,7 @@ func (f *specFile) spec() Spec {
 		Log:        jsonlog.Options{MaxSize: f.LogMaxSize, MaxFile: f.LogMaxFile, Compress: f.LogCompress},
 		StopSignal: syscall.Signal(f.StopSignal), StopTimeout: time.Duration(f.StopTimeoutNs),
 		Stdin: f.Stdin, StdinOnce: f.StdinOnce, AttachReplay: f.AttachReplay, OnExit: f.OnExit,
-		Restart: f.Restart, Health: f.Health, NetNS: f.NetNS, DNS: f.DNS,
+		Restart: f.Restart, Health: f.Health, NetNS: f.NetNS, HostNetwork: f.HostNetwork, DNS: f.DNS,
 	}
 }
 
@@ -251,6 +254,9 @@ func (s *Spec) check() error {
 		if h.Interval <= 0 || h.Timeout <= 0 || h.StartInterval <= 0 || h.StartPeriod < 0 || h.Retries < 1 {
 			return fmt.Errorf("monitor %s: spec: healthcheck durations and retries must be set", s.ID)
 		}
+	}
+	if s.HostNetwork && s.NetNS != "" {
+		return fmt.Errorf("monitor %s: spec: the host's network and a namespace of its own", s.ID)
 	}
 	if s.DNS != nil && s.NetNS == "" {
 		return fmt.Errorf("monitor %s: spec: a DNS server needs the container's network namespace", s.ID)

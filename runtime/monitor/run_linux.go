@@ -600,6 +600,9 @@ func (m *monitor) forkInit(p *initPipes) (int, error) {
 	files := []uintptr{stdin.Fd(), p.stdoutW.Fd(), p.stderrW.Fd(), p.cfgR.Fd(), p.ctlChild.Fd(), pids.Fd(), exe.Fd()}
 	path := "/proc/self/fd/" + strconv.Itoa(len(files)-1)
 	netFlag := uintptr(syscall.CLONE_NEWNET)
+	if m.spec.HostNetwork {
+		netFlag = 0
+	}
 	if m.spec.NetNS != "" {
 		// This thread (locked, dedicated to the init) joins the container's
 		// persistent namespace; the init is born in it.
@@ -722,6 +725,10 @@ func (m *monitor) prepare() error {
 	p := fmt.Sprintf("/proc/%d/oom_score_adj", pid)
 	if err := os.WriteFile(p, []byte("0"), 0); err != nil {
 		return fmt.Errorf("monitor: reset the init's oom_score_adj: %w", err)
+	}
+	if m.spec.HostNetwork || m.spec.NetNS != "" {
+		// The host's, or a namespace berth made with lo up.
+		return nil
 	}
 	if err := loopbackUp(pid); err != nil {
 		return fmt.Errorf("monitor: bring up lo: %w", err)
