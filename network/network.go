@@ -264,7 +264,7 @@ func plan(name string, o Options, others []*Network, hostPrefixes []netip.Prefix
 			switch v {
 			case "true":
 			case "false":
-				n.Masquerade = false
+				return nil, invalidf("network %s: %s=false is not supported by berth yet: its networks always masquerade (use --internal for none at all)", name, optMasquerade)
 			default:
 				return nil, invalidf("network %s: invalid %s %q: true or false", name, optMasquerade, v)
 			}
