@@ -96,7 +96,7 @@ func BenchmarkMonitorRSS(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		id := strings.TrimSpace(cmd{args: []string{"container", "run", "-d", "bench-sleep:1", "/bin/busybox", "sleep", "30"}, dir: dir, env: env}.ok(b).stdout)
-		time.Sleep(200 * time.Millisecond) // let the monitor settle (a measurement, not an assertion)
+		time.Sleep(2500 * time.Millisecond) // let the monitor and the init settle and trim (memtrim.Delay)
 		root := strings.TrimPrefix(env[0], "BERTH_ROOT=")
 		raw, err := os.ReadFile(filepath.Join(root, "containers", id, "state.json"))
 		if err != nil {

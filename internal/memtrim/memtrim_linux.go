@@ -7,9 +7,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// Delay is how long a runtime process runs before it calls Text: long
+// enough that short-lived containers never pay for pages faulted back.
+const Delay = 2 * time.Second
 
 // Text keeps only the pages of berth's own binary that a long-lived
 // monitor uses resident. The kernel maps up to 16 neighbouring pages of a
@@ -32,7 +37,8 @@ func Text() {
 	for sc.Scan() {
 		// start-end perms offset dev inode path
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 6 || fields[5] != exe || strings.Contains(fields[1], "w") {
+		// The path may have spaces: "/memfd:berth (deleted)" for the init.
+		if len(fields) < 6 || strings.Join(fields[5:], " ") != exe || strings.Contains(fields[1], "w") {
 			continue
 		}
 		start, end, ok := strings.Cut(fields[0], "-")

@@ -244,8 +244,13 @@ func (m *monitor) run(rep *os.File) int {
 			// The workload runs: tell Start, then serve the CLI.
 			sendReport(rep, report{State: m.getState()})
 			rep.Close()
-			// Start-up is over: from now on only the pages used stay.
-			memtrim.Text()
+			// Start-up is over: once the container has run a while, only
+			// the pages used stay.
+			trim := time.AfterFunc(memtrim.Delay, memtrim.Text)
+			go func() {
+				<-m.done
+				trim.Stop()
+			}()
 			go func() {
 				defer close(served)
 				m.serve(ln, &conns)

@@ -170,9 +170,11 @@ func run(cfg *Config) (int, error) {
 		// output would have.
 		fmt.Fprintln(os.Stderr, msg.Error)
 	}
-	// PID 1 lives as long as the container: from now on only the pages it
-	// uses stay resident.
-	memtrim.Text()
+	// PID 1 lives as long as the container: once it has run a while, only
+	// the pages it uses stay resident (short-lived containers skip the cost
+	// of faulting back the pages their teardown needs).
+	trim := time.AfterFunc(memtrim.Delay, memtrim.Text)
+	defer trim.Stop()
 	sv := &supervisor{cfg: cfg, ctl: ctl, child: child, execs: map[int]int{}, pids: map[int]int{}}
 	if ctl != nil {
 		sv.requests = ctl.receive()
