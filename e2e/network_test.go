@@ -403,3 +403,28 @@ func BenchmarkNetworkRunRm(b *testing.B) {
 		cmd{args: []string{"container", "run", "--rm", "--network", "bench", "bench-net:1", "/bin/busybox", "true"}, dir: dir, env: env}.ok(b)
 	}
 }
+
+func TestNetworkPublishAllAndExtraHosts(t *testing.T) {
+	inOwnNetNS(t)
+	e := newContainerEnv(t)
+	e.ok("image", "import", "-c", "EXPOSE 80 53/udp", "-c", `CMD ["/bin/sh"]`, busyboxRootfs(t), "exposing:1")
+	e.ok("container", "run", "-d", "--name", "all", "-P", "--add-host", "db:10.1.2.3", "--add-host", "gw:host-gateway", "exposing:1", "busybox", "sleep", "300")
+	ports := strings.Split(strings.TrimSpace(e.ok("container", "port", "all").stdout), "\n")
+	if len(ports) != 2 || !strings.HasPrefix(ports[0], "53/udp -> 0.0.0.0:") && !strings.HasPrefix(ports[1], "53/udp -> 0.0.0.0:") {
+		t.Errorf("-P published %q", ports)
+	}
+	hosts := e.ok("container", "exec", "all", "busybox", "cat", "/etc/hosts").stdout
+	var in []map[string]any
+	if err := json.Unmarshal([]byte(e.ok("network", "inspect", "bridge").stdout), &in); err != nil {
+		t.Fatal(err)
+	}
+	gw := in[0]["IPAM"].(map[string]any)["Config"].([]any)[0].(map[string]any)["Gateway"].(string)
+	if !strings.Contains(hosts, "10.1.2.3\tdb\n") || !strings.Contains(hosts, gw+"\tgw\n") {
+		t.Errorf("/etc/hosts with --add-host:\n%s", hosts)
+	}
+	if r := e.run("container", "run", "--rm", "--add-host", "nocolon", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "bad format for add-host") {
+		t.Errorf("a bad --add-host: code %d, stderr %q", r.code, r.stderr)
+	}
+	e.ok("container", "rm", "-f", "all")
+	e.ok("network", "rm", "bridge")
+}

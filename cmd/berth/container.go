@@ -102,6 +102,8 @@ type createOptions struct {
 	dnsSearch   []string
 	dnsOptions  []string
 	publish     []string
+	publishAll  bool
+	addHosts    []string
 }
 
 func (o *createOptions) addFlags(f *pflag.FlagSet) {
@@ -155,6 +157,8 @@ func (o *createOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.dnsSearch, "dns-search", nil, "Set custom DNS search domains")
 	f.StringArrayVar(&o.dnsOptions, "dns-option", nil, "Set DNS options")
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "Publish a container's port(s) to the host")
+	f.BoolVarP(&o.publishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
+	f.StringArrayVar(&o.addHosts, "add-host", nil, "Add a custom host-to-IP mapping (host:ip)")
 }
 
 // options turns the flags and arguments (IMAGE [COMMAND] [ARG...]) into
@@ -180,7 +184,7 @@ func (o *createOptions) options(f *pflag.FlagSet, args []string) (container.Opti
 	if err != nil {
 		return c, container.Invalid(err)
 	}
-	c.Ports = ports
+	c.Ports, c.PublishAll, c.ExtraHosts = ports, o.publishAll, o.addHosts
 	for i, name := range o.networks {
 		if name == "host" || name == "none" || strings.HasPrefix(name, "container:") {
 			if len(o.networks) > 1 {

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"net/netip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -131,6 +132,12 @@ type Options struct {
 	// NetworkMode is Docker's --network host, none or container:<name|id>;
 	// "" means Networks (or, without them, a namespace with only lo).
 	NetworkMode string `json:",omitempty"`
+	// ExtraHosts are "name:ip" lines for /etc/hosts (--add-host); the ip
+	// "host-gateway" is the gateway of the container's first network.
+	ExtraHosts []string `json:",omitempty"`
+	// PublishAll publishes every port the image exposes on a free host
+	// port (-P).
+	PublishAll bool `json:",omitempty"`
 	// Ports are published (-p); without Networks the container joins the
 	// default network, as on Docker's default bridge.
 	Ports []network.PortSpec `json:",omitempty"`
@@ -153,6 +160,8 @@ type resolved struct {
 	// ImageEntrypoint and ImageCmd are kept for inspect's Config.
 	ImageEntrypoint []string `json:",omitempty"`
 	ImageCmd        []string `json:",omitempty"`
+	// ImageExposed are the image's EXPOSE ports ("80/tcp").
+	ImageExposed []string `json:",omitempty"`
 	// ImageHealth is the image's HEALTHCHECK.
 	ImageHealth *HealthOptions `json:",omitempty"`
 }
@@ -249,6 +258,12 @@ func Create(ctx context.Context, l *image.Local, root, runRoot string, o Options
 	if err := checkNetworkMode(root, o); err != nil {
 		return nil, err
 	}
+	for _, h := range o.ExtraHosts {
+		name, ip, ok := strings.Cut(h, ":")
+		if _, err := netip.ParseAddr(ip); !ok || name == "" || err != nil && ip != "host-gateway" {
+			return nil, invalidf("invalid argument %q for \"--add-host\" flag: bad format for add-host: %q", h, h)
+		}
+	}
 	if len(o.Ports) > 0 && len(o.Networks) == 0 && o.NetworkMode == "" {
 		o.Networks = []network.Attachment{{Network: network.DefaultNetwork}}
 	}
@@ -338,6 +353,21 @@ func Create(ctx context.Context, l *image.Local, root, runRoot string, o Options
 	res.ImageEntrypoint, res.ImageCmd = cfgFile.Config.Entrypoint, cfgFile.Config.Cmd
 	if raw, err := img.RawConfigFile(); err == nil {
 		res.ImageHealth = imageHealth(raw)
+	}
+	for p := range cfgFile.Config.ExposedPorts {
+		res.ImageExposed = append(res.ImageExposed, p)
+	}
+	sort.Strings(res.ImageExposed)
+	if o.PublishAll && len(res.ImageExposed) > 0 && len(c.Options.Networks) == 0 && c.Options.NetworkMode == "" {
+		// -P publishes on the default network, as -p does.
+		c.Options.Networks = []network.Attachment{{Network: network.DefaultNetwork}}
+		store, err := network.OpenStore(root)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := store.EnsureDefault(); err != nil {
+			return nil, err
+		}
 	}
 	if res.StopSignal == 0 && cfgFile.Config.StopSignal != "" {
 		sig, err := ParseSignal(cfgFile.Config.StopSignal)

@@ -38,7 +38,11 @@ func (c *Container) writeEtcFiles(host []byte, addrs []netip.Addr) ([]rootfs.Mou
 		// The monitor's DNS server, as Docker's embedded one on user networks.
 		resolv = resolver.ResolvConf(host, c.Options.DNSSearch, c.Options.DNSOptions)
 	}
-	hosts := hostsFile(c.Process.Hostname, addrs)
+	extra, err := c.extraHosts()
+	if err != nil {
+		return nil, err
+	}
+	hosts := hostsFile(c.Process.Hostname, addrs, extra)
 	if c.Options.NetworkMode == "host" {
 		// The host's network: its names and its resolvers, as they are.
 		if b, err := os.ReadFile(hostHosts); err == nil {
@@ -62,11 +66,14 @@ func (c *Container) writeEtcFiles(host []byte, addrs []netip.Addr) ([]rootfs.Mou
 	return mounts, nil
 }
 
-// hostsFile is Docker's /etc/hosts: localhost entries, then each of the
-// container's addresses with its hostname.
-func hostsFile(hostname string, addrs []netip.Addr) []byte {
+// hostsFile is Docker's /etc/hosts: localhost entries, the --add-host
+// lines, then each of the container's addresses with its hostname.
+func hostsFile(hostname string, addrs []netip.Addr, extra []string) []byte {
 	var b bytes.Buffer
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+	for _, l := range extra {
+		b.WriteString(l + "\n")
+	}
 	for _, a := range addrs {
 		fmt.Fprintf(&b, "%s\t%s\n", a, hostname)
 	}

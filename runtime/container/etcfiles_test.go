@@ -18,8 +18,8 @@ func TestResolvConf(t *testing.T) {
 }
 
 func TestHostsFile(t *testing.T) {
-	got := string(hostsFile("abc", []netip.Addr{netip.MustParseAddr("172.18.0.2")}))
-	if !strings.HasPrefix(got, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n") || !strings.HasSuffix(got, "ff02::2\tip6-allrouters\n172.18.0.2\tabc\n") {
+	got := string(hostsFile("abc", []netip.Addr{netip.MustParseAddr("172.18.0.2")}, []string{"10.0.0.9\tdb"}))
+	if !strings.HasPrefix(got, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n") || !strings.HasSuffix(got, "ff02::2\tip6-allrouters\n10.0.0.9\tdb\n172.18.0.2\tabc\n") {
 		t.Errorf("hosts:\n%s", got)
 	}
 }

@@ -81,8 +81,8 @@ func (c *Container) StartWith(ctx context.Context, l *image.Local, so StartOptio
 	// Published ports are reserved before anything runs: a port in use
 	// fails the start here, and the monitor holds the sockets from then on.
 	var res *network.Reservation
-	if len(c.Options.Ports) > 0 {
-		res, err = network.Reserve(c.Options.Ports)
+	if specs := c.portSpecs(); len(specs) > 0 {
+		res, err = network.Reserve(specs)
 		if err != nil {
 			if errors.Is(err, network.ErrInvalid) {
 				return invalid(err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/berth-sh/berth/network"
@@ -60,7 +61,7 @@ func (c *Container) plug() (string, []netip.Addr, *firstEndpoint, error) {
 			return "", nil, nil, err
 		}
 		if i == 0 {
-			first = &firstEndpoint{bridge: n.Bridge, ip: ep.IPv4}
+			first = &firstEndpoint{bridge: n.Bridge, ip: ep.IPv4, gateway: n.IPv4.Gateway}
 		}
 		addrs = append(addrs, ep.IPv4)
 	}
@@ -69,8 +70,45 @@ func (c *Container) plug() (string, []netip.Addr, *firstEndpoint, error) {
 
 // firstEndpoint is the container's place on its first network.
 type firstEndpoint struct {
-	bridge string
-	ip     netip.Addr
+	bridge  string
+	ip      netip.Addr
+	gateway netip.Addr
+}
+
+// portSpecs are the ports to publish: -p's, and with -P every port the
+// image exposes, on a free host port.
+func (c *Container) portSpecs() []network.PortSpec {
+	specs := append([]network.PortSpec{}, c.Options.Ports...)
+	if c.Options.PublishAll {
+		for _, e := range c.Process.ImageExposed {
+			port, proto, _ := strings.Cut(e, "/")
+			n, err := strconv.ParseUint(port, 10, 16)
+			if err != nil || n == 0 {
+				continue
+			}
+			if proto == "" {
+				proto = "tcp"
+			}
+			specs = append(specs, network.PortSpec{Proto: proto, ContainerPort: uint16(n)})
+		}
+	}
+	return specs
+}
+
+// extraHosts are the --add-host lines of /etc/hosts, host-gateway resolved.
+func (c *Container) extraHosts() ([]string, error) {
+	var out []string
+	for _, h := range c.Options.ExtraHosts {
+		name, ip, _ := strings.Cut(h, ":")
+		if ip == "host-gateway" {
+			if c.first == nil {
+				return nil, invalidf("--add-host %s: host-gateway needs a network (--network or -p)", h)
+			}
+			ip = c.first.gateway.String()
+		}
+		out = append(out, ip+"\t"+name)
+	}
+	return out, nil
 }
 
 // embeddedDNS reports whether the container's monitor serves DNS: on user
@@ -217,7 +255,7 @@ func (c *Container) publish(ports []network.PortSpec) error {
 
 // unpublish removes the rules of the container's published ports.
 func (c *Container) unpublish() error {
-	if len(c.Options.Ports) == 0 {
+	if len(c.Options.Ports) == 0 && !c.Options.PublishAll {
 		return nil
 	}
 	return firewall.RemovePorts(c.ID)
