@@ -441,7 +441,13 @@ func (r *reader) readMissed(ctx context.Context, old os.FileInfo) (os.FileInfo, 
 // is repeated while the current file changes under it, so that it sees one
 // consistent generation of names.
 func (r *reader) newerThan(last os.FileInfo) (string, os.FileInfo) {
-	for attempt := 0; attempt < 100; attempt++ {
+	// A writer rotating several times in a row (a burst of output) keeps the
+	// names moving for a while; giving up early would skip generations, so
+	// the scan waits a little between attempts, for up to about two seconds.
+	for attempt := 0; attempt < 2000; attempt++ {
+		if attempt > 0 {
+			time.Sleep(time.Millisecond)
+		}
 		before, errBefore := os.Stat(r.path)
 		var gens []os.FileInfo // gens[i] is path.(i+1)
 		for i := 1; r.opts.MaxFile <= 0 || i < r.opts.MaxFile; i++ {
