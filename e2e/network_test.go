@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -427,4 +429,52 @@ func TestNetworkPublishAllAndExtraHosts(t *testing.T) {
 	}
 	e.ok("container", "rm", "-f", "all")
 	e.ok("network", "rm", "bridge")
+}
+
+// TestNetworkGCAfterCrash: a container's monitor is killed and its record lost, as a crash in the
+// middle of `run` can leave it; `system gc` takes away its veth, address, DNS entry, namespace and
+// rules, and the network can be removed again.
+func TestNetworkGCAfterCrash(t *testing.T) {
+	inOwnNetNS(t)
+	e := newContainerEnv(t)
+	e.ok("network", "create", "--subnet", "10.55.0.0/24", "app")
+	id := strings.TrimSpace(e.ok("container", "run", "-d", "--network", "app", "-p", "8080:80", "bb:1", "busybox", "sleep", "3001").stdout)
+	pid := int(e.stateFile(id)["monitor_pid"].(float64))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil { // this test's own container's monitor
+		t.Fatal(err)
+	}
+	// The record goes too, as if berth had died before writing it.
+	bundle := filepath.Join(e.root, "containers", id)
+	waitUntil(t, "the container to die with its monitor", func() bool {
+		_, err := os.Stat(filepath.Join(bundle, "state.json"))
+		return err == nil && len(hostProcesses("busybox sleep 3001")) == 0
+	})
+	if err := unix.Unmount(filepath.Join(bundle, "rootfs"), unix.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(bundle); err != nil {
+		t.Fatal(err)
+	}
+	if links := berthLinks(t); len(links) != 2 {
+		t.Fatalf("before gc, links %v (want the bridge and the veth)", links)
+	}
+	if r := e.ok("system", "gc").stdout; r != "Removed 1 endpoints, 0 links, 1 network namespaces, 1 rule owners\n" {
+		t.Errorf("gc: %q", r)
+	}
+	if links := berthLinks(t); len(links) != 1 {
+		t.Errorf("after gc, links %v (want the bridge)", links)
+	}
+	if owners, err := firewall.Owners(); err != nil || len(owners) != 1 || owners[0] != firewall.NetworkOwner("app") {
+		t.Errorf("after gc, rule owners %v, %v", owners, err)
+	}
+	if ns, _ := os.ReadDir(filepath.Join(e.root, "run", "netns")); len(ns) != 0 {
+		t.Errorf("after gc, namespaces %v", ns)
+	}
+	if r := e.ok("system", "gc").stdout; r != "Removed 0 endpoints, 0 links, 0 network namespaces, 0 rule owners\n" {
+		t.Errorf("a second gc: %q", r)
+	}
+	e.ok("network", "rm", "app")
+	if links := berthLinks(t); len(links) != 0 {
+		t.Errorf("links left: %v", links)
+	}
 }

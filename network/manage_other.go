@@ -54,3 +54,13 @@ const DefaultNetwork = "bridge"
 
 // EnsureDefault is not supported off Linux.
 func (s *Store) EnsureDefault() (*Network, error) { return nil, errOS("create the default network") }
+
+// GCReport counts what GC removed.
+type GCReport struct {
+	Endpoints, Links, NetNS, Rules int
+}
+
+// GC is not supported off Linux.
+func (s *Store) GC(runRoot string, container func(id string) (exists, running bool)) (GCReport, error) {
+	return GCReport{}, errOS("gc")
+}
