@@ -37,3 +37,30 @@ func Close(files []*os.File) {
 		}
 	}
 }
+
+// Rights is the SCM_RIGHTS control message carrying files, or nil for none.
+func Rights(files ...*os.File) []byte {
+	if len(files) == 0 {
+		return nil
+	}
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	return unix.UnixRights(fds...)
+}
+
+// Send writes one message with its control data on the socket fd, again
+// when a signal interrupts it.
+func Send(fd int, b, oob []byte) error {
+	for {
+		err := unix.Sendmsg(fd, b, oob, nil, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("sendmsg", err)
+		}
+		return nil
+	}
+}

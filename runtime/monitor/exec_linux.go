@@ -60,24 +60,10 @@ func (l *initLink) send(m pid1.Message, files ...*os.File) error {
 	if err != nil {
 		return err
 	}
-	var oob []byte
-	if len(files) > 0 {
-		fds := make([]int, len(files))
-		for i, f := range files {
-			fds[i] = int(f.Fd())
-		}
-		oob = unix.UnixRights(fds...)
-	}
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
-	for {
-		err = unix.Sendmsg(int(l.ctl.Fd()), b, oob, nil, 0)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("monitor: send to the init: %w", os.NewSyscallError("sendmsg", err))
+	if err := scm.Send(int(l.ctl.Fd()), b, scm.Rights(files...)); err != nil {
+		return fmt.Errorf("monitor: send to the init: %w", err)
 	}
 	return nil
 }

@@ -69,15 +69,7 @@ func (l *lineConn) rest() io.Reader {
 
 // writeLine writes b and a newline, with files attached.
 func (l *lineConn) writeLine(b []byte, files ...*os.File) error {
-	var oob []byte
-	if len(files) > 0 {
-		fds := make([]int, len(files))
-		for i, f := range files {
-			fds[i] = int(f.Fd())
-		}
-		oob = unix.UnixRights(fds...)
-	}
-	_, _, err := l.conn.WriteMsgUnix(append(b, '\n'), oob, nil)
+	_, _, err := l.conn.WriteMsgUnix(append(b, '\n'), scm.Rights(files...), nil)
 	return err
 }
 

@@ -1097,8 +1097,8 @@ func (m *monitor) awaitStart(ctl *os.File, icg *cgroup.Cgroup) (master *os.File,
 				reply = pid1.Message{Error: err.Error()}
 			}
 			b, _ := json.Marshal(reply)
-			if err := unix.Sendmsg(int(ctl.Fd()), b, nil, nil, 0); err != nil {
-				return master, -1, fmt.Errorf("monitor: reply to the init: %w", os.NewSyscallError("sendmsg", err))
+			if err := scm.Send(int(ctl.Fd()), b, nil); err != nil {
+				return master, -1, fmt.Errorf("monitor: reply to the init: %w", err)
 			}
 		case msg.Pty:
 			f, err := receivedFile(oob[:oobn])

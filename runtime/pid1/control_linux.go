@@ -68,21 +68,8 @@ func (c *control) sendWith(m Message, oob []byte, files ...*os.File) error {
 	if err != nil {
 		return err
 	}
-	if len(files) > 0 {
-		fds := make([]int, len(files))
-		for i, f := range files {
-			fds[i] = int(f.Fd())
-		}
-		oob = append(oob, unix.UnixRights(fds...)...)
-	}
-	for {
-		err = unix.Sendmsg(c.fd, b, oob, nil, 0)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("pid1: report to the monitor: %w", os.NewSyscallError("sendmsg", err))
+	if err := scm.Send(c.fd, b, append(oob, scm.Rights(files...)...)); err != nil {
+		return fmt.Errorf("pid1: report to the monitor: %w", err)
 	}
 	return nil
 }
