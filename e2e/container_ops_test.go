@@ -293,7 +293,7 @@ func (e *containerEnv) statsJSON(args ...string) []map[string]string {
 func TestContainerStats(t *testing.T) {
 	e := newContainerEnv(t)
 	busy := strings.TrimSpace(e.ok("container", "run", "-d", "--name", "st-busy", "bb:1", "sh", "-c", "while :; do :; done").stdout)
-	idle := strings.TrimSpace(e.ok("container", "run", "-d", "--name", "st-idle", "-m", "64m", "bb:1", "busybox", "sleep", "300").stdout)
+	idle := strings.TrimSpace(e.ok("container", "run", "-d", "--name", "st-idle", "--network", "none", "-m", "64m", "bb:1", "busybox", "sleep", "300").stdout)
 	e.ok("container", "create", "--name", "st-created", "bb:1", "busybox", "sleep", "1")
 
 	lines := strings.Split(strings.TrimRight(e.ok("container", "stats", "--no-stream").stdout, "\n"), "\n")
@@ -329,7 +329,7 @@ func TestContainerStats(t *testing.T) {
 	if !strings.HasSuffix(idleRow["MemUsage"], " / 64MiB") || !strings.HasSuffix(idleRow["MemPerc"], "%") {
 		t.Errorf("stats memory of a 64m container: %q, %q", idleRow["MemUsage"], idleRow["MemPerc"])
 	}
-	// The container's network namespace has only lo, which is left out.
+	// With --network none the container's namespace has only lo, which is left out.
 	if idleRow["NetIO"] != "0B / 0B" {
 		t.Errorf("stats NET I/O %q, want 0B / 0B", idleRow["NetIO"])
 	}

@@ -28,6 +28,9 @@ func newContainerEnv(t *testing.T) *containerEnv {
 	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireOverlay(t)
+	// Containers are on the default bridge unless told otherwise: its bridge, sysctls and rules
+	// go in the test's own network namespace, never the host's.
+	inOwnNetNS(t)
 	rootfs := busyboxRootfs(t)
 	e := &containerEnv{t: t, dir: t.TempDir(), env: stateEnv(t)}
 	e.root = strings.TrimPrefix(e.env[0], "BERTH_ROOT=")

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -18,65 +17,12 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-sh/berth/internal/testutil"
 	"github.com/berth-sh/berth/network/firewall"
 )
 
-// inOwnNetNS moves the test, and every berth it starts, into a network namespace of its own that
-// acts as the host: bridges, veths, sysctls and nftables rules stay in it and go with it; the
-// machine's own interfaces, routes and firewall are never touched.
-func inOwnNetNS(t testing.TB) {
-	t.Helper()
-	testutil.RequireRoot(t)
-	goruntime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		goruntime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		orig.Close()
-		goruntime.UnlockOSThread()
-		t.Skipf("cannot make a network namespace: %v", err)
-	}
-	t.Cleanup(func() {
-		// Back to where the test started; if that fails the thread stays locked and dies with
-		// the test's goroutine.
-		if netns.Set(orig) == nil {
-			goruntime.UnlockOSThread()
-		}
-		orig.Close()
-	})
-	lo, err := netlink.LinkByName("lo")
-	if err == nil {
-		err = netlink.LinkSetUp(lo)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// berthLinks lists the links of the test's namespace that berth made.
-func berthLinks(t *testing.T) []string {
-	t.Helper()
-	links, err := netlink.LinkList()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, l := range links {
-		if n := l.Attrs().Name; strings.HasPrefix(n, "berth-") || strings.HasPrefix(n, "vb") {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 func TestNetworkLifecycle(t *testing.T) {
-	inOwnNetNS(t)
 	e := newContainerEnv(t)
 	id := strings.TrimSpace(e.ok("network", "create", "--label", "team=web", "todo-app").stdout)
 	if len(id) != 64 {
@@ -94,7 +40,7 @@ func TestNetworkLifecycle(t *testing.T) {
 	if cfg["Subnet"] != "172.17.0.0/16" || cfg["Gateway"] != "172.17.0.1" || in[0]["Labels"].(map[string]any)["team"] != "web" {
 		t.Errorf("inspect: %v", in[0])
 	}
-	if links := berthLinks(t); len(links) != 1 {
+	if links := berthLinks(t, 1); len(links) != 1 {
 		t.Errorf("links after create: %v", links)
 	}
 	// The next network takes the next pool; a given subnet is honoured.
@@ -118,14 +64,14 @@ func TestNetworkLifecycle(t *testing.T) {
 			t.Errorf("network create %v: code %d, stderr %q; want one line with %q", tc.args, r.code, r.stderr, tc.want)
 		}
 	}
-	if links := berthLinks(t); len(links) != 3 {
+	if links := berthLinks(t, 3); len(links) != 3 {
 		t.Errorf("links after failed creates: %v", links)
 	}
 	e.ok("network", "rm", "todo-app", "second", "third")
 	if r := e.run("network", "rm", "todo-app"); r.code == 0 || !strings.Contains(r.stderr, "network todo-app not found") {
 		t.Errorf("rm of a removed network: code %d, stderr %q", r.code, r.stderr)
 	}
-	if links := berthLinks(t); len(links) != 0 {
+	if links := berthLinks(t, 0); len(links) != 0 {
 		t.Errorf("links left: %v", links)
 	}
 	if ls := e.ok("network", "ls", "-q").stdout; ls != "" {
@@ -134,7 +80,6 @@ func TestNetworkLifecycle(t *testing.T) {
 }
 
 func TestNetworkContainers(t *testing.T) {
-	inOwnNetNS(t)
 	e := newContainerEnv(t)
 	e.ok("network", "create", "--subnet", "10.77.0.0/24", "app")
 	webID := strings.TrimSpace(e.ok("container", "run", "-d", "--name", "web", "--network", "app", "--ip", "10.77.0.50", "bb:1", "busybox", "sleep", "300").stdout)
@@ -182,7 +127,7 @@ func TestNetworkContainers(t *testing.T) {
 	e.ok("container", "rm", "-f", "web")
 	e.assertGone(webID)
 	e.ok("network", "rm", "app")
-	if links := berthLinks(t); len(links) != 0 {
+	if links := berthLinks(t, 0); len(links) != 0 {
 		t.Errorf("links left: %v", links)
 	}
 }
@@ -211,7 +156,6 @@ func fakeUpstream(t *testing.T) {
 }
 
 func TestNetworkDNS(t *testing.T) {
-	inOwnNetNS(t)
 	e := newContainerEnv(t)
 	fakeUpstream(t)
 	e.ok("network", "create", "--subnet", "10.77.0.0/24", "app")
@@ -279,7 +223,6 @@ func httpGet(addr, path string) (string, error) {
 }
 
 func TestNetworkPublishedPorts(t *testing.T) {
-	inOwnNetNS(t)
 	e := newContainerEnv(t)
 	webID := strings.TrimSpace(e.ok("container", "run", "-d", "--name", "web", "-p", "8080:80", "-p", "127.0.0.1::81", "bb:1", "sh", "-c",
 		"echo hello-from-web > /index.html; busybox httpd -f -p 80 -h /").stdout)
@@ -342,13 +285,12 @@ func TestNetworkPublishedPorts(t *testing.T) {
 	if owners, err := firewall.Owners(); err != nil || len(owners) != 0 {
 		t.Errorf("rules left: %v, %v", owners, err)
 	}
-	if links := berthLinks(t); len(links) != 0 {
+	if links := berthLinks(t, 0); len(links) != 0 {
 		t.Errorf("links left: %v", links)
 	}
 }
 
 func TestNetworkModes(t *testing.T) {
-	inOwnNetNS(t)
 	e := newContainerEnv(t)
 	// host: the host's (here the test's) namespace, name and resolvers.
 	pair := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "testhost0"}, PeerName: "testhost1"}
@@ -407,7 +349,6 @@ func BenchmarkNetworkRunRm(b *testing.B) {
 }
 
 func TestNetworkPublishAllAndExtraHosts(t *testing.T) {
-	inOwnNetNS(t)
 	e := newContainerEnv(t)
 	e.ok("image", "import", "-c", "EXPOSE 80 53/udp", "-c", `CMD ["/bin/sh"]`, busyboxRootfs(t), "exposing:1")
 	e.ok("container", "run", "-d", "--name", "all", "-P", "--add-host", "db:10.1.2.3", "--add-host", "gw:host-gateway", "exposing:1", "busybox", "sleep", "300")
@@ -435,7 +376,6 @@ func TestNetworkPublishAllAndExtraHosts(t *testing.T) {
 // middle of `run` can leave it; `system gc` takes away its veth, address, DNS entry, namespace and
 // rules, and the network can be removed again.
 func TestNetworkGCAfterCrash(t *testing.T) {
-	inOwnNetNS(t)
 	e := newContainerEnv(t)
 	e.ok("network", "create", "--subnet", "10.55.0.0/24", "app")
 	id := strings.TrimSpace(e.ok("container", "run", "-d", "--network", "app", "-p", "8080:80", "bb:1", "busybox", "sleep", "3001").stdout)
@@ -455,13 +395,13 @@ func TestNetworkGCAfterCrash(t *testing.T) {
 	if err := os.RemoveAll(bundle); err != nil {
 		t.Fatal(err)
 	}
-	if links := berthLinks(t); len(links) != 2 {
+	if links := berthLinks(t, 2); len(links) != 2 {
 		t.Fatalf("before gc, links %v (want the bridge and the veth)", links)
 	}
 	if r := e.ok("system", "gc").stdout; r != "Removed 1 endpoints, 0 links, 1 network namespaces, 1 rule owners\n" {
 		t.Errorf("gc: %q", r)
 	}
-	if links := berthLinks(t); len(links) != 1 {
+	if links := berthLinks(t, 1); len(links) != 1 {
 		t.Errorf("after gc, links %v (want the bridge)", links)
 	}
 	if owners, err := firewall.Owners(); err != nil || len(owners) != 1 || owners[0] != firewall.NetworkOwner("app") {
@@ -474,7 +414,7 @@ func TestNetworkGCAfterCrash(t *testing.T) {
 		t.Errorf("a second gc: %q", r)
 	}
 	e.ok("network", "rm", "app")
-	if links := berthLinks(t); len(links) != 0 {
+	if links := berthLinks(t, 0); len(links) != 0 {
 		t.Errorf("links left: %v", links)
 	}
 }

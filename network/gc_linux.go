@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-sh/berth/network/firewall"
 )
@@ -40,7 +41,7 @@ func (s *Store) GC(runRoot string, container func(id string) (exists, running bo
 		names[n.Name], bridges[n.Bridge] = true, true
 		for _, id := range n.Containers() {
 			if exists, _ := container(id); !exists {
-				if err := s.disconnect(n, id); err != nil {
+				if err := s.disconnect(n, id, true); err != nil {
 					errs = append(errs, err)
 					continue
 				}
@@ -63,7 +64,10 @@ func (s *Store) GC(runRoot string, container func(id string) (exists, running bo
 			continue
 		}
 		if err := netlink.LinkDel(l); err != nil {
-			errs = append(errs, err)
+			// A veth whose namespace the kernel is tearing down goes on its own.
+			if !errors.Is(err, unix.ENODEV) {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		rep.Links++

@@ -190,7 +190,7 @@ func (s *Store) Connect(id, name, nsPath string, a Attachment, ifName string, de
 	// Docker's order: the container name, the aliases, then the rest.
 	dnsNames := append(append(names[:1:1], a.Aliases...), names[1:]...)
 	if err := s.setRecord(n, resolver.Entry{ID: id, Names: dnsNames, IPv4: ep.IPv4}); err != nil {
-		_ = s.disconnect(n, id)
+		_ = s.disconnect(n, id, true)
 		return nil, nil, err
 	}
 	return n, ep, nil
@@ -226,16 +226,21 @@ func (s *Store) Disconnect(id, network string) error {
 	if err != nil {
 		return err
 	}
-	return s.disconnect(n, id)
+	return s.disconnect(n, id, true)
 }
 
-func (s *Store) disconnect(n *Network, id string) error {
+// disconnect forgets the container's endpoint on n: DNS record, lease and
+// record, and its veth when unplug (otherwise the veth goes with the
+// namespace, see Unplug).
+func (s *Store) disconnect(n *Network, id string, unplug bool) error {
 	ep, ok := n.Endpoints[id]
 	if !ok {
 		return nil
 	}
-	if err := unplugVeth(ep); err != nil {
-		return fmt.Errorf("network %s: %w", n.Name, err)
+	if unplug {
+		if err := unplugVeth(ep); err != nil {
+			return fmt.Errorf("network %s: %w", n.Name, err)
+		}
 	}
 	if err := s.setRecord(n, resolver.Entry{ID: id}); err != nil {
 		return err
@@ -245,8 +250,13 @@ func (s *Store) disconnect(n *Network, id string) error {
 	return s.save(n)
 }
 
-// DisconnectAll takes the container off every network it is on.
-func (s *Store) DisconnectAll(id string) error {
+// Unplug takes the container off every network it is on and removes its
+// namespace (nsPath). Its veths are not deleted one by one: deleting a
+// link waits for the kernel's RCU grace periods (20-40 ms each here, in
+// the path of every `run --rm`), while the namespace's teardown, which
+// takes the veths with it, runs in the kernel's own time once nothing
+// holds it.
+func (s *Store) Unplug(id, nsPath string) error {
 	unlock, err := s.Lock()
 	if err != nil {
 		return err
@@ -259,10 +269,10 @@ func (s *Store) DisconnectAll(id string) error {
 	var errs []error
 	for _, n := range all {
 		if _, ok := n.Endpoints[id]; ok {
-			errs = append(errs, s.disconnect(n, id))
+			errs = append(errs, s.disconnect(n, id, false))
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, DeleteNetNS(nsPath))...)
 }
 
 // Containers lists the ids of the containers on n, sorted.

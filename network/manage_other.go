@@ -37,8 +37,8 @@ func (s *Store) Connect(id, name, nsPath string, a Attachment, ifName string, de
 // Disconnect is not supported off Linux.
 func (s *Store) Disconnect(id, network string) error { return errOS("disconnect") }
 
-// DisconnectAll is not supported off Linux.
-func (s *Store) DisconnectAll(id string) error { return errOS("disconnect") }
+// Unplug is not supported off Linux.
+func (s *Store) Unplug(id, nsPath string) error { return errOS("disconnect") }
 
 // Containers lists the ids of the containers on n.
 func (n *Network) Containers() []string { return nil }

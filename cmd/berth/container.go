@@ -200,8 +200,12 @@ func (o *createOptions) options(f *pflag.FlagSet, args []string) (container.Opti
 		}
 		c.Networks = append(c.Networks, a)
 	}
-	if len(c.Networks) == 0 && (len(o.aliases) > 0 || o.ip != "" || o.mac != "") {
-		return c, container.Invalid(errors.New("--network-alias, --ip and --mac-address need a user-defined network (--network)"))
+	if len(c.Networks) == 0 && c.NetworkMode == "" {
+		if len(o.aliases) > 0 || o.ip != "" {
+			return c, container.Invalid(errors.New("--network-alias and --ip need a user-defined network (--network)"))
+		}
+		// As Docker: a container without --network is on the default bridge.
+		c.Networks = []network.Attachment{{Network: network.DefaultNetwork, MAC: o.mac}}
 	}
 	if o.healthCmd != "" {
 		// docker run's --health-cmd is a shell command.

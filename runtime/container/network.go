@@ -55,8 +55,7 @@ func (c *Container) plug() (string, []netip.Addr, *firstEndpoint, error) {
 		n, ep, err := store.Connect(c.ID, c.Name, path, a, fmt.Sprintf("eth%d", i), i == 0, c.dnsNames())
 		if err != nil {
 			if fresh {
-				_ = store.DisconnectAll(c.ID)
-				_ = network.DeleteNetNS(path)
+				_ = store.Unplug(c.ID, path)
 			}
 			return "", nil, nil, err
 		}
@@ -132,7 +131,7 @@ func (c *Container) unplugNetworks() error {
 	if err != nil {
 		return err
 	}
-	return errors.Join(store.DisconnectAll(c.ID), network.DeleteNetNS(c.netnsPath()))
+	return store.Unplug(c.ID, c.netnsPath())
 }
 
 // Connect puts the container on one more network (docker network

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package e2e
+
+import "testing"
+
+// inOwnNetNS needs Linux's network namespaces.
+func inOwnNetNS(t testing.TB) { t.Skip("network namespaces need Linux") }
