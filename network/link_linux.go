@@ -13,6 +13,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-sh/berth/network/ipam"
 )
 
 // retryDump runs a netlink dump again when the kernel says it changed
@@ -29,14 +31,14 @@ func retryDump[T any](f func() (T, error)) (T, error) {
 	return v, err
 }
 
-// hostPrefixes are the IPv4 addresses and routes of the current network
+// hostPrefixes are the addresses and routes of the current network
 // namespace, which a new network's subnet must not overlap.
 func hostPrefixes() ([]netip.Prefix, error) {
-	addrs, err := retryDump(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_V4) })
+	addrs, err := retryDump(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_ALL) })
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}
-	routes, err := retryDump(func() ([]netlink.Route, error) { return netlink.RouteList(nil, netlink.FAMILY_V4) })
+	routes, err := retryDump(func() ([]netlink.Route, error) { return netlink.RouteList(nil, netlink.FAMILY_ALL) })
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
@@ -96,22 +98,37 @@ func createBridge(n *Network) (err error) {
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", n.Bridge, err)
 	}
-	gw := netip.PrefixFrom(n.IPv4.Gateway, n.IPv4.Prefix.Bits())
-	if err := netlink.AddrAdd(link, &netlink.Addr{IPNet: ipNet(gw)}); err != nil {
-		return fmt.Errorf("bridge %s: address %s: %w", n.Bridge, gw, err)
-	}
-	for key, val := range map[string]string{
+	sysctls := map[string]string{
 		"ipv4/conf/" + n.Bridge + "/route_localnet": "1", // published ports on 127.0.0.1
 		"ipv4/conf/" + n.Bridge + "/rp_filter":      "2",
 		"ipv6/conf/" + n.Bridge + "/accept_ra":      "0",
-	} {
+	}
+	if n.IPv6 != nil {
+		// The gateway is usable at once, without duplicate address detection.
+		sysctls["ipv6/conf/"+n.Bridge+"/disable_ipv6"] = "0"
+		sysctls["ipv6/conf/"+n.Bridge+"/accept_dad"] = "0"
+	}
+	for key, val := range sysctls {
 		if err := writeSysctl(key, val); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
+		}
+	}
+	for _, sub := range n.subnets() {
+		gw := netip.PrefixFrom(sub.Gateway, sub.Prefix.Bits())
+		if err := netlink.AddrAdd(link, &netlink.Addr{IPNet: ipNet(gw), Flags: unix.IFA_F_NODAD}); err != nil {
+			return fmt.Errorf("bridge %s: address %s: %w", n.Bridge, gw, err)
 		}
 	}
 	if !n.Internal {
 		if err := writeSysctl("ipv4/ip_forward", "1"); err != nil {
 			return err
+		}
+		if n.IPv6 != nil {
+			// As Docker with IPv6 networks; it stops the host taking router
+			// advertisements on interfaces left at accept_ra=1.
+			if err := writeSysctl("ipv6/conf/all/forwarding", "1"); err != nil {
+				return err
+			}
 		}
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
@@ -254,9 +271,17 @@ func plugVeth(nsPath string, n *Network, ep *Endpoint, ifName string, defaultRou
 			return fmt.Errorf("%s: MAC address: %w", ifName, err)
 		}
 	}
-	addr := netip.PrefixFrom(ep.IPv4, n.IPv4.Prefix.Bits())
-	if err := h.AddrAdd(peer, &netlink.Addr{IPNet: ipNet(addr)}); err != nil {
-		return fmt.Errorf("%s: address %s: %w", ifName, addr, err)
+	for _, a := range []struct {
+		ip  netip.Addr
+		sub *ipam.Subnet
+	}{{ep.IPv4, n.IPv4}, {ep.IPv6, n.IPv6}} {
+		if !a.ip.IsValid() {
+			continue
+		}
+		addr := netip.PrefixFrom(a.ip, a.sub.Prefix.Bits())
+		if err := h.AddrAdd(peer, &netlink.Addr{IPNet: ipNet(addr), Flags: unix.IFA_F_NODAD}); err != nil {
+			return fmt.Errorf("%s: address %s: %w", ifName, addr, err)
+		}
 	}
 	if err := h.LinkSetUp(peer); err != nil {
 		return fmt.Errorf("%s: up: %w", ifName, err)
@@ -267,9 +292,10 @@ func plugVeth(nsPath string, n *Network, ep *Endpoint, ifName string, defaultRou
 		}
 	}
 	if defaultRoute && !n.Internal {
-		gw := n.IPv4.Gateway.AsSlice()
-		if err := h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: gw}); err != nil {
-			return fmt.Errorf("%s: default route via %s: %w", ifName, n.IPv4.Gateway, err)
+		for _, sub := range n.subnets() {
+			if err := h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: sub.Gateway.AsSlice()}); err != nil {
+				return fmt.Errorf("%s: default route via %s: %w", ifName, sub.Gateway, err)
+			}
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/berth-sh/berth/network/firewall"
+	"github.com/berth-sh/berth/network/ipam"
 	"github.com/berth-sh/berth/network/resolver"
 )
 
@@ -56,7 +57,11 @@ func (s *Store) bringUp(n *Network) (*Network, error) {
 }
 
 func firewallNetwork(n *Network) firewall.Network {
-	return firewall.Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.IPv4.Prefix, Internal: n.Internal}
+	fw := firewall.Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.IPv4.Prefix, Internal: n.Internal, NoMasquerade: !n.Masquerade}
+	if n.IPv6 != nil {
+		fw.Subnet6 = n.IPv6.Prefix
+	}
+	return fw
 }
 
 // addRules installs the network's nftables rules (egress masquerade unless
@@ -137,6 +142,7 @@ type Attachment struct {
 	Network string
 	Aliases []string `json:",omitempty"`
 	IPv4    string   `json:",omitempty"`
+	IPv6    string   `json:",omitempty"`
 	MAC     string   `json:",omitempty"`
 }
 
@@ -160,21 +166,16 @@ func (s *Store) Connect(id, name, nsPath string, a Attachment, ifName string, de
 		return n, ep, nil
 	}
 	ep := &Endpoint{Name: name, Veth: vethName(id, n), MAC: a.MAC, Aliases: a.Aliases}
-	if a.IPv4 != "" {
-		addr, err := netip.ParseAddr(a.IPv4)
-		if err != nil || !addr.Is4() {
-			return nil, nil, invalidf("invalid IPv4 address %q", a.IPv4)
+	if ep.IPv4, err = lease(n.Name, n.IPv4, a.IPv4, id, false); err != nil {
+		return nil, nil, err
+	}
+	if n.IPv6 != nil {
+		if ep.IPv6, err = lease(n.Name, n.IPv6, a.IPv6, id, true); err != nil {
+			n.IPv4.Release(id)
+			return nil, nil, err
 		}
-		if err := n.IPv4.Claim(addr, id); err != nil {
-			return nil, nil, invalidf("network %s: %v", n.Name, err)
-		}
-		ep.IPv4 = addr
-	} else {
-		addr, err := n.IPv4.Allocate(id)
-		if err != nil {
-			return nil, nil, fmt.Errorf("network %s: %w", n.Name, err)
-		}
-		ep.IPv4 = addr
+	} else if a.IPv6 != "" {
+		return nil, nil, invalidf("network %s: an IPv6 address needs a network with IPv6 enabled", n.Name)
 	}
 	if err := plugVeth(nsPath, n, ep, ifName, defaultRoute); err != nil {
 		return nil, nil, fmt.Errorf("network %s: %w", n.Name, err)
@@ -189,11 +190,35 @@ func (s *Store) Connect(id, name, nsPath string, a Attachment, ifName string, de
 	}
 	// Docker's order: the container name, the aliases, then the rest.
 	dnsNames := append(append(names[:1:1], a.Aliases...), names[1:]...)
-	if err := s.setRecord(n, resolver.Entry{ID: id, Names: dnsNames, IPv4: ep.IPv4}); err != nil {
+	if err := s.setRecord(n, resolver.Entry{ID: id, Names: dnsNames, IPv4: ep.IPv4, IPv6: ep.IPv6}); err != nil {
 		_ = s.disconnect(n, id, true)
 		return nil, nil, err
 	}
 	return n, ep, nil
+}
+
+// lease takes the address asked for (an IPv6 one when six), or the next
+// free one, in sub for the container id.
+func lease(network string, sub *ipam.Subnet, asked, id string, six bool) (netip.Addr, error) {
+	if asked == "" {
+		addr, err := sub.Allocate(id)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("network %s: %w", network, err)
+		}
+		return addr, nil
+	}
+	addr, err := netip.ParseAddr(asked)
+	if err != nil || addr.Is6() != six || addr.Is4In6() {
+		family := "IPv4"
+		if six {
+			family = "IPv6"
+		}
+		return netip.Addr{}, invalidf("invalid %s address %q", family, asked)
+	}
+	if err := sub.Claim(addr, id); err != nil {
+		return netip.Addr{}, invalidf("network %s: %v", network, err)
+	}
+	return addr, nil
 }
 
 // setRecord replaces the container's DNS entry on n (none when e has no
@@ -245,7 +270,9 @@ func (s *Store) disconnect(n *Network, id string, unplug bool) error {
 	if err := s.setRecord(n, resolver.Entry{ID: id}); err != nil {
 		return err
 	}
-	n.IPv4.Release(id)
+	for _, sub := range n.subnets() {
+		sub.Release(id)
+	}
 	delete(n.Endpoints, id)
 	return s.save(n)
 }

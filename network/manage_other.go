@@ -20,6 +20,7 @@ type Attachment struct {
 	Network string
 	Aliases []string `json:",omitempty"`
 	IPv4    string   `json:",omitempty"`
+	IPv6    string   `json:",omitempty"`
 	MAC     string   `json:",omitempty"`
 }
 

@@ -58,9 +58,14 @@ func invalidf(format string, args ...any) error {
 
 // Options are `network create`'s (and compose's networks:) settings.
 type Options struct {
-	Driver     string
-	Subnet     string // CIDR; "" chooses one from Docker's pools
-	Gateway    string // "" is the subnet's first address
+	Driver  string
+	Subnet  string // CIDR; "" chooses one from Docker's pools
+	Gateway string // "" is the subnet's first address
+	// EnableIPv6 gives the network an IPv6 subnet too: Subnet6, or a
+	// unique local /64 chosen at random (as Docker 27 does).
+	EnableIPv6 bool
+	Subnet6    string
+	Gateway6   string
 	Internal   bool
 	Attachable bool
 	Labels     map[string]string
@@ -72,8 +77,9 @@ type Endpoint struct {
 	Name    string // the container's name
 	Veth    string // the host side of its veth pair
 	IPv4    netip.Addr
-	MAC     string   `json:",omitempty"`
-	Aliases []string `json:",omitempty"`
+	IPv6    netip.Addr `json:",omitzero"`
+	MAC     string     `json:",omitempty"`
+	Aliases []string   `json:",omitempty"`
 }
 
 // Network is a network's record, $ROOT/networks/<name>.json.
@@ -90,6 +96,8 @@ type Network struct {
 	Labels     map[string]string `json:",omitempty"`
 	Options    map[string]string `json:",omitempty"`
 	IPv4       *ipam.Subnet
+	EnableIPv6 bool         `json:",omitempty"`
+	IPv6       *ipam.Subnet `json:",omitempty"`
 	// Endpoints by container id.
 	Endpoints map[string]*Endpoint `json:",omitempty"`
 }
@@ -264,7 +272,7 @@ func plan(name string, o Options, others []*Network, hostPrefixes []netip.Prefix
 			switch v {
 			case "true":
 			case "false":
-				return nil, invalidf("network %s: %s=false is not supported by berth yet: its networks always masquerade (use --internal for none at all)", name, optMasquerade)
+				n.Masquerade = false
 			default:
 				return nil, invalidf("network %s: invalid %s %q: true or false", name, optMasquerade, v)
 			}
@@ -272,17 +280,60 @@ func plan(name string, o Options, others []*Network, hostPrefixes []netip.Prefix
 			return nil, invalidf("network %s: driver option %q is not supported by berth (%s, %s)", name, k, optMTU, optMasquerade)
 		}
 	}
-	var used []netip.Prefix
+	var used, used6 []netip.Prefix
 	for _, other := range others {
 		if other.IPv4 != nil {
 			used = append(used, other.IPv4.Prefix)
 		}
+		if other.IPv6 != nil {
+			used6 = append(used6, other.IPv6.Prefix)
+		}
+	}
+	sub, err := planSubnet(name, o.Subnet, o.Gateway, false, used, hostPrefixes)
+	if err != nil {
+		return nil, err
+	}
+	n.IPv4 = sub
+	switch {
+	case o.EnableIPv6:
+		sub, err := planSubnet(name, o.Subnet6, o.Gateway6, true, used6, hostPrefixes)
+		if err != nil {
+			return nil, err
+		}
+		n.EnableIPv6, n.IPv6 = true, sub
+	case o.Subnet6 != "" || o.Gateway6 != "":
+		return nil, invalidf("network %s: an IPv6 subnet or gateway needs IPv6 enabled (--ipv6, enable_ipv6: true)", name)
+	}
+	id, err := newID()
+	if err != nil {
+		return nil, err
+	}
+	n.ID = id
+	n.Bridge = bridgePrefix + id[:15-len(bridgePrefix)]
+	return n, nil
+}
+
+// subnets are the network's address spaces: IPv4, and IPv6 when enabled.
+func (n *Network) subnets() []*ipam.Subnet {
+	if n.IPv6 != nil {
+		return []*ipam.Subnet{n.IPv4, n.IPv6}
+	}
+	return []*ipam.Subnet{n.IPv4}
+}
+
+// planSubnet checks a subnet and gateway asked for (IPv6 ones when six) or
+// chooses a subnet that overlaps neither used (other networks') nor the
+// host's prefixes.
+func planSubnet(name, subnet, gateway string, six bool, used, host []netip.Prefix) (*ipam.Subnet, error) {
+	family, example := "IPv4", "172.28.0.0/16"
+	if six {
+		family, example = "IPv6", "fd00:1:2::/64"
 	}
 	var prefix netip.Prefix
-	if o.Subnet != "" {
-		p, err := netip.ParsePrefix(o.Subnet)
-		if err != nil || !p.Addr().Is4() {
-			return nil, invalidf("network %s: invalid subnet %q: an IPv4 CIDR such as 172.28.0.0/16", name, o.Subnet)
+	if subnet != "" {
+		p, err := netip.ParsePrefix(subnet)
+		if err != nil || p.Addr().Is6() != six || p.Addr().Is4In6() {
+			return nil, invalidf("network %s: invalid subnet %q: an %s CIDR such as %s", name, subnet, family, example)
 		}
 		for _, u := range used {
 			if p.Overlaps(u) {
@@ -292,20 +343,24 @@ func plan(name string, o Options, others []*Network, hostPrefixes []netip.Prefix
 		}
 		prefix = p
 	} else {
-		if o.Gateway != "" {
-			return nil, invalidf("network %s: a gateway needs a subnet", name)
+		if gateway != "" {
+			return nil, invalidf("network %s: an %s gateway needs an %s subnet", name, family, family)
 		}
-		p, err := ipam.ChooseSubnet(ipam.DefaultPools(), append(used, hostPrefixes...))
+		var err error
+		if six {
+			prefix, err = ipam.ChooseULA(append(used, host...))
+		} else {
+			prefix, err = ipam.ChooseSubnet(ipam.DefaultPools(), append(used, host...))
+		}
 		if err != nil {
 			return nil, err
 		}
-		prefix = p
 	}
 	var gw netip.Addr
-	if o.Gateway != "" {
-		a, err := netip.ParseAddr(o.Gateway)
-		if err != nil {
-			return nil, invalidf("network %s: invalid gateway %q", name, o.Gateway)
+	if gateway != "" {
+		a, err := netip.ParseAddr(gateway)
+		if err != nil || a.Is6() != six {
+			return nil, invalidf("network %s: invalid %s gateway %q", name, family, gateway)
 		}
 		gw = a
 	}
@@ -313,14 +368,7 @@ func plan(name string, o Options, others []*Network, hostPrefixes []netip.Prefix
 	if err != nil {
 		return nil, invalidf("network %s: %v", name, err)
 	}
-	n.IPv4 = sub
-	id, err := newID()
-	if err != nil {
-		return nil, err
-	}
-	n.ID = id
-	n.Bridge = bridgePrefix + id[:15-len(bridgePrefix)]
-	return n, nil
+	return sub, nil
 }
 
 // vethName is the host side of a container's veth on network n: unique per

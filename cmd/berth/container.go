@@ -97,6 +97,7 @@ type createOptions struct {
 	networks    []string
 	aliases     []string
 	ip          string
+	ip6         string
 	mac         string
 	dns         []string
 	dnsSearch   []string
@@ -152,6 +153,7 @@ func (o *createOptions) addFlags(f *pflag.FlagSet) {
 	_ = f.MarkHidden("net")
 	f.StringArrayVar(&o.aliases, "network-alias", nil, "Add network-scoped alias for the container")
 	f.StringVar(&o.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	f.StringVar(&o.ip6, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
 	f.StringVar(&o.mac, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
 	f.StringArrayVar(&o.dns, "dns", nil, "Set custom DNS servers")
 	f.StringArrayVar(&o.dnsSearch, "dns-search", nil, "Set custom DNS search domains")
@@ -196,13 +198,13 @@ func (o *createOptions) options(f *pflag.FlagSet, args []string) (container.Opti
 		a := network.Attachment{Network: name}
 		if i == 0 {
 			// As Docker: --network-alias, --ip and --mac-address are for the first network.
-			a.Aliases, a.IPv4, a.MAC = o.aliases, o.ip, o.mac
+			a.Aliases, a.IPv4, a.IPv6, a.MAC = o.aliases, o.ip, o.ip6, o.mac
 		}
 		c.Networks = append(c.Networks, a)
 	}
 	if len(c.Networks) == 0 && c.NetworkMode == "" {
-		if len(o.aliases) > 0 || o.ip != "" {
-			return c, container.Invalid(errors.New("--network-alias and --ip need a user-defined network (--network)"))
+		if len(o.aliases) > 0 || o.ip != "" || o.ip6 != "" {
+			return c, container.Invalid(errors.New("--network-alias, --ip and --ip6 need a user-defined network (--network)"))
 		}
 		// As Docker: a container without --network is on the default bridge.
 		c.Networks = []network.Attachment{{Network: network.DefaultNetwork, MAC: o.mac}}

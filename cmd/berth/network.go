@@ -54,7 +54,7 @@ func keyValues(flag string, list []string) (map[string]string, error) {
 
 func newNetworkCreateCommand(g *globalOptions, s streams) *cobra.Command {
 	var o network.Options
-	var labels, opts []string
+	var labels, opts, subnets, gateways []string
 	cmd := &cobra.Command{
 		Use:   "create [OPTIONS] NETWORK",
 		Short: "Create a network",
@@ -63,6 +63,12 @@ func newNetworkCreateCommand(g *globalOptions, s streams) *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
+			if err := splitFamilies("subnet", subnets, &o.Subnet, &o.Subnet6); err != nil {
+				return err
+			}
+			if err := splitFamilies("gateway", gateways, &o.Gateway, &o.Gateway6); err != nil {
+				return err
+			}
 			if o.Labels, err = keyValues("label", labels); err != nil {
 				return err
 			}
@@ -83,13 +89,31 @@ func newNetworkCreateCommand(g *globalOptions, s streams) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.Driver, "driver", "d", network.DriverBridge, "Driver to manage the Network")
-	f.StringVar(&o.Subnet, "subnet", "", "Subnet in CIDR format that represents a network segment")
-	f.StringVar(&o.Gateway, "gateway", "", "IPv4 Gateway for the master subnet")
+	f.StringArrayVar(&subnets, "subnet", nil, "Subnet in CIDR format that represents a network segment (one IPv4, one IPv6)")
+	f.StringArrayVar(&gateways, "gateway", nil, "IPv4 or IPv6 Gateway for the master subnet")
+	f.BoolVar(&o.EnableIPv6, "ipv6", false, "Enable or disable IPv6 networking")
 	f.BoolVar(&o.Internal, "internal", false, "Restrict external access to the network")
 	f.BoolVar(&o.Attachable, "attachable", false, "Enable manual container attachment")
 	f.StringArrayVar(&labels, "label", nil, "Set metadata on a network")
 	f.StringArrayVarP(&opts, "opt", "o", nil, "Set driver specific options")
 	return cmd
+}
+
+// splitFamilies sorts the values of a repeatable --subnet or --gateway flag
+// into the IPv4 and the IPv6 one, as Docker takes one of each.
+func splitFamilies(flag string, values []string, v4, v6 *string) error {
+	for _, v := range values {
+		addr, _, _ := strings.Cut(v, "/")
+		dst := v4
+		if strings.Contains(addr, ":") {
+			dst = v6
+		}
+		if *dst != "" {
+			return fmt.Errorf("--%s: more than one %s of a family (%s and %s): berth takes one IPv4 and one IPv6", flag, flag, *dst, v)
+		}
+		*dst = v
+	}
+	return nil
 }
 
 // networkRow is one line of `network ls`, with Docker's JSON field names.
@@ -123,7 +147,7 @@ func newNetworkListCommand(g *globalOptions, s streams) *cobra.Command {
 					labels = append(labels, k+"="+v)
 				}
 				rows = append(rows, networkRow{
-					ID: n.ID[:12], Name: n.Name, Driver: n.Driver, Scope: "local", IPv6: "false",
+					ID: n.ID[:12], Name: n.Name, Driver: n.Driver, Scope: "local", IPv6: fmt.Sprint(n.EnableIPv6),
 					Internal: fmt.Sprint(n.Internal), Labels: strings.Join(labels, ","),
 					CreatedAt: n.Created.Format("2006-01-02 15:04:05 -0700 MST"),
 				})
@@ -178,11 +202,14 @@ type networkEndpoint struct {
 func inspectNetwork(n *network.Network) networkInspection {
 	in := networkInspection{
 		Name: n.Name, ID: n.ID, Created: n.Created.Format("2006-01-02T15:04:05.999999999Z07:00"), Scope: "local",
-		Driver: n.Driver, Internal: n.Internal, Attachable: n.Attachable,
+		Driver: n.Driver, EnableIPv6: n.EnableIPv6, Internal: n.Internal, Attachable: n.Attachable,
 		Containers: map[string]networkEndpoint{}, Options: n.Options, Labels: n.Labels,
 	}
 	in.IPAM.Driver, in.IPAM.Options = "default", map[string]string{}
 	in.IPAM.Config = []map[string]string{{"Subnet": n.IPv4.Prefix.String(), "Gateway": n.IPv4.Gateway.String()}}
+	if n.IPv6 != nil {
+		in.IPAM.Config = append(in.IPAM.Config, map[string]string{"Subnet": n.IPv6.Prefix.String(), "Gateway": n.IPv6.Gateway.String()})
+	}
 	if in.Options == nil {
 		in.Options = map[string]string{}
 	}
@@ -190,8 +217,12 @@ func inspectNetwork(n *network.Network) networkInspection {
 		in.Labels = map[string]string{}
 	}
 	for id, ep := range n.Endpoints {
-		in.Containers[id] = networkEndpoint{Name: ep.Name, MacAddress: ep.MAC,
+		e := networkEndpoint{Name: ep.Name, MacAddress: ep.MAC,
 			IPv4Address: fmt.Sprintf("%s/%d", ep.IPv4, n.IPv4.Prefix.Bits())}
+		if ep.IPv6.IsValid() && n.IPv6 != nil {
+			e.IPv6Address = fmt.Sprintf("%s/%d", ep.IPv6, n.IPv6.Prefix.Bits())
+		}
+		in.Containers[id] = e
 	}
 	return in
 }
@@ -270,6 +301,7 @@ func newNetworkConnectCommand(g *globalOptions, s streams) *cobra.Command {
 	}
 	cmd.Flags().StringArrayVar(&a.Aliases, "alias", nil, "Add network-scoped alias for the container")
 	cmd.Flags().StringVar(&a.IPv4, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	cmd.Flags().StringVar(&a.IPv6, "ip6", "", "IPv6 address (e.g., 2001:db8::33)")
 	return cmd
 }
 

@@ -44,9 +44,34 @@ type Network struct {
 	Bridge string
 	// Subnet is the network's address range, IPv4 or IPv6; required.
 	Subnet netip.Prefix
+	// Subnet6 is the IPv6 range of a dual-stack network (Subnet is then its IPv4 one);
+	// optional.
+	Subnet6 netip.Prefix
 	// Internal networks get no masquerade and cannot forward to or from any other interface,
 	// as with `internal: true` in compose.
 	Internal bool
+	// NoMasquerade leaves the network's egress unmasqueraded (Docker's
+	// com.docker.network.bridge.enable_ip_masquerade=false): its containers reach other
+	// networks with their own addresses, which those networks must route back.
+	NoMasquerade bool
+}
+
+// subnets are the network's address ranges, one per family.
+func (n Network) subnets() []netip.Prefix {
+	if n.Subnet6.IsValid() {
+		return []netip.Prefix{n.Subnet, n.Subnet6}
+	}
+	return []netip.Prefix{n.Subnet}
+}
+
+// has reports whether the network has addresses of the IPv6 family (six) or the IPv4 one.
+func (n Network) has(six bool) bool {
+	for _, p := range n.subnets() {
+		if p.Addr().Is6() == six {
+			return true
+		}
+	}
+	return false
 }
 
 // A Port is one published port: traffic to HostIP:HostPort on the host goes to
@@ -131,6 +156,9 @@ func (n Network) check() error {
 	}
 	if !n.Subnet.IsValid() || n.Subnet.Addr().Is4In6() {
 		return invalidf("subnet %v: not an IPv4 or IPv6 prefix", n.Subnet)
+	}
+	if n.Subnet6.IsValid() && (!n.Subnet6.Addr().Is6() || n.Subnet6.Addr().Is4In6() || !n.Subnet.Addr().Is4()) {
+		return invalidf("subnets %v and %v: want an IPv4 and an IPv6 prefix", n.Subnet, n.Subnet6)
 	}
 	return nil
 }

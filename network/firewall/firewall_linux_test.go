@@ -220,6 +220,51 @@ func TestIPv6(t *testing.T) {
 	wantOwners(t)
 }
 
+// TestDualStackAndNoMasquerade: one network with an IPv4 and an IPv6 subnet gets the rules of
+// both families from one owner; a network with masquerading off sends its containers' own
+// addresses out, and still hairpins.
+func TestDualStackAndNoMasquerade(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	l.sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")
+	l.addr(l.hh, "ext0", netip.MustParsePrefix("2001:db8:2::1/64"))
+	l.addr(l.hx, "ext1", netip.MustParsePrefix("2001:db8:2::2/64"))
+	// X routes the containers' IPv6 subnet to H, so only berth's rules can stop it getting there.
+	l.must(l.hx.RouteAdd(&netlink.Route{LinkIndex: l.link(l.hx, "ext1").Attrs().Index,
+		Dst: ipNet(netip.MustParsePrefix("fd78::/64")), Gw: ip("2001:db8:2::1").AsSlice()}))
+	ds := Network{Name: "ds", Bridge: "berth-ds", Subnet: netip.MustParsePrefix("10.77.3.0/24"), Subnet6: netip.MustParsePrefix("fd78::/64")}
+	l.bridge(ds.Bridge, netip.MustParsePrefix("10.77.3.1/24"))
+	l.addr(l.hh, ds.Bridge, netip.MustParsePrefix("fd78::1/64"))
+	c1 := l.container("c1", ds.Bridge, netip.MustParsePrefix("10.77.3.2/24"), ip("10.77.3.1"))
+	hc := l.handle(c1)
+	l.addr(hc, "eth0", netip.MustParsePrefix("fd78::2/64"))
+	l.must(hc.RouteAdd(&netlink.Route{LinkIndex: l.link(hc, "eth0").Attrs().Index, Gw: ip("fd78::1").AsSlice()}))
+	nm := Network{Name: "nm", Bridge: "berth-nm", Subnet: netip.MustParsePrefix("10.77.4.0/24"), NoMasquerade: true}
+	l.bridge(nm.Bridge, netip.MustParsePrefix("10.77.4.1/24"))
+	c2 := l.container("c2", nm.Bridge, netip.MustParsePrefix("10.77.4.2/24"), ip("10.77.4.1"))
+	for _, ns := range []netns.NsHandle{c1, c2, l.x} {
+		l.serve(ns, 80)
+	}
+	l.must(AddNetwork(ds))
+	l.must(AddNetwork(nm))
+	l.must(AddPorts("c2", []Port{{Proto: "tcp", HostPort: 8080, ContainerIP: ip("10.77.4.2"), ContainerPort: 80, Bridge: nm.Bridge}}))
+	l.check(t,
+		probe{name: "dual-stack: IPv4 egress is masqueraded", from: c1, to: "192.0.2.2:80", want: hostAddr.Addr()},
+		probe{name: "dual-stack: IPv6 egress is masqueraded", from: c1, to: "[2001:db8:2::2]:80", want: ip("2001:db8:2::1")},
+		probe{name: "dual-stack: LAN to the container directly over IPv6", from: l.x, to: "[fd78::2]:80"},
+		probe{name: "no masquerade: egress keeps the container's address", from: c2, to: "192.0.2.2:80", want: ip("10.77.4.2")},
+		probe{name: "no masquerade: hairpin still works", from: c2, to: "192.0.2.1:8080", want: ip("10.77.4.1")},
+		probe{name: "no masquerade: still isolated from the dual-stack network", from: c2, to: "10.77.3.2:80"},
+	)
+	if msg, err := Detect(ds); err != nil || msg != "" {
+		t.Errorf("Detect = %q, %v", msg, err)
+	}
+	l.must(RemovePorts("c2"))
+	l.must(RemoveNetwork(ds.Name))
+	l.must(RemoveNetwork(nm.Name))
+	wantOwners(t)
+}
+
 // TestDockerFirewall plays Docker's iptables in H: br_netfilter sends bridged traffic through
 // the iptables hooks, and "ip filter" FORWARD drops whatever nobody accepted.
 func TestDockerFirewall(t *testing.T) {

@@ -151,8 +151,8 @@ func detect(c *nftables.Conn, n Network) (string, error) {
 		switch {
 		case fam == nftables.TableFamilyINet && ch.Table.Name == tableName:
 			continue
-		case fam == nftables.TableFamilyIPv4 && !n.Subnet.Addr().Is4(),
-			fam == nftables.TableFamilyIPv6 && !n.Subnet.Addr().Is6():
+		case fam == nftables.TableFamilyIPv4 && !n.has(false),
+			fam == nftables.TableFamilyIPv6 && !n.has(true):
 			continue
 		case fam != nftables.TableFamilyINet && fam != nftables.TableFamilyIPv4 &&
 			fam != nftables.TableFamilyIPv6 && fam != nftables.TableFamilyBridge:

@@ -141,10 +141,6 @@ func networkRules(n Network) []ruleSpec {
 			{chainInternal, cat(ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, br), ifname(expr.MetaKeyIIFNAME, expr.CmpOpNeq, br), counter(), drop())},
 		}
 	} else {
-		mcast := multicast4
-		if n.Subnet.Addr().Is6() {
-			mcast = multicast6
-		}
 		rules = []ruleSpec{
 			// Nothing enters the bridge from elsewhere unless it is a reply or was DNATed to a
 			// published port (both accepted earlier in forward): that is the isolation between
@@ -153,23 +149,31 @@ func networkRules(n Network) []ruleSpec {
 			// An invalid packet would skip NAT and leak a container address.
 			{chainBridgeOut, cat(ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, br), ctState(expr.CtStateBitINVALID), counter(), drop())},
 			{chainBridgeOut, cat(ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, br), counter(), accept())},
-			{chainMasquerade, cat(
-				addr(src, n.Subnet, expr.CmpOpEq),
-				ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, br),
-				addr(dst, mcast, expr.CmpOpNeq),
-				counter(), masquerade())},
+		}
+		for _, subnet := range n.subnets() {
+			mcast := multicast4
+			if subnet.Addr().Is6() {
+				mcast = multicast6
+			}
+			if !n.NoMasquerade {
+				rules = append(rules, ruleSpec{chainMasquerade, cat(
+					addr(src, subnet, expr.CmpOpEq),
+					ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, br),
+					addr(dst, mcast, expr.CmpOpNeq),
+					counter(), masquerade())})
+			}
 			// Hairpin: a container reaching its own or a sibling's published port through a
 			// host address. Without it the answer would come straight from the container's
 			// address and be dropped. With br_netfilter such a packet is bridged after DNAT
 			// and reaches postrouting without an input interface, so this matches the source
 			// subnet.
-			{chainMasquerade, cat(
-				addr(src, n.Subnet, expr.CmpOpEq),
+			rules = append(rules, ruleSpec{chainMasquerade, cat(
+				addr(src, subnet, expr.CmpOpEq),
 				ifname(expr.MetaKeyOIFNAME, expr.CmpOpEq, br),
-				ctDNAT(), counter(), masquerade())},
+				ctDNAT(), counter(), masquerade())})
 		}
 	}
-	if n.Subnet.Addr().Is4() {
+	if n.has(false) {
 		rules = append(rules, ruleSpec{chainLocalnet, localnetDrop(br)})
 	}
 	return rules

@@ -7,9 +7,11 @@
 package ipam
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // ErrExhausted is matched when a subnet has no free address left.
@@ -46,6 +48,24 @@ func ChooseSubnet(pools, used []netip.Prefix) (netip.Prefix, error) {
 	}
 	// Docker's words.
 	return netip.Prefix{}, errors.New("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")
+}
+
+// ChooseULA returns a unique local IPv6 /64 (RFC 4193: fd00::/8 with a
+// random 40-bit global id) that overlaps none of used, as Docker 27 chooses
+// one for an IPv6 network given no subnet.
+func ChooseULA(used []netip.Prefix) (netip.Prefix, error) {
+	for range 16 {
+		var b [16]byte
+		b[0] = 0xfd
+		if _, err := rand.Read(b[1:6]); err != nil {
+			return netip.Prefix{}, err
+		}
+		p := netip.PrefixFrom(netip.AddrFrom16(b), 64)
+		if !slices.ContainsFunc(used, p.Overlaps) {
+			return p, nil
+		}
+	}
+	return netip.Prefix{}, errors.New("could not find an available, non-overlapping IPv6 address pool to assign to the network")
 }
 
 // Subnet is one network's address space and its leases, as JSON.

@@ -10,17 +10,18 @@ import (
 // Inspection is the subset of Docker's container inspect output berth
 // fills, with Docker's field names.
 type Inspection struct {
-	ID           string `json:"Id"`
-	Created      string
-	Path         string
-	Args         []string
-	State        InspectState
-	Image        string
-	Name         string
-	RestartCount int
-	LogPath      string
-	Config       InspectConfig
-	HostConfig   InspectHostConfig
+	ID              string `json:"Id"`
+	Created         string
+	Path            string
+	Args            []string
+	State           InspectState
+	Image           string
+	Name            string
+	RestartCount    int
+	LogPath         string
+	Config          InspectConfig
+	HostConfig      InspectHostConfig
+	NetworkSettings InspectNetworkSettings
 }
 
 // InspectState is Docker's State block.
@@ -72,6 +73,7 @@ type InspectHostConfig struct {
 	LogConfig      LogConfig
 	RestartPolicy  RestartPolicy
 	Tmpfs          map[string]string `json:",omitempty"`
+	NetworkMode    string
 }
 
 // RestartPolicy is Docker's HostConfig.RestartPolicy.
@@ -153,6 +155,14 @@ func (c *Container) Inspect() (*Inspection, error) {
 			Tmpfs:          o.Tmpfs,
 		},
 	}
+	in.HostConfig.NetworkMode = o.NetworkMode
+	if in.HostConfig.NetworkMode == "" {
+		in.HostConfig.NetworkMode = "bridge"
+		if len(o.Networks) > 0 {
+			in.HostConfig.NetworkMode = o.Networks[0].Network
+		}
+	}
+	in.NetworkSettings = c.networkSettings(running)
 	if in.HostConfig.LogConfig.Config == nil {
 		in.HostConfig.LogConfig.Config = map[string]string{}
 	}

@@ -63,6 +63,9 @@ func (c *Container) plug() (string, []netip.Addr, *firstEndpoint, error) {
 			first = &firstEndpoint{bridge: n.Bridge, ip: ep.IPv4, gateway: n.IPv4.Gateway}
 		}
 		addrs = append(addrs, ep.IPv4)
+		if ep.IPv6.IsValid() {
+			addrs = append(addrs, ep.IPv6)
+		}
 	}
 	return path, addrs, first, nil
 }
@@ -320,4 +323,84 @@ func (c *Container) sharedNetNS() (string, error) {
 		return "", invalidf("cannot join network namespace of container %s: it is not running", other.ID)
 	}
 	return fmt.Sprintf("/proc/%d/ns/net", st.Pid), nil
+}
+
+// InspectNetworkSettings is Docker's NetworkSettings block: the published
+// ports while the container runs, and its place on each network. The
+// top-level addresses are the default bridge's, as in Docker.
+type InspectNetworkSettings struct {
+	Ports               map[string][]PortBinding
+	IPAddress           string
+	IPPrefixLen         int
+	Gateway             string
+	GlobalIPv6Address   string
+	GlobalIPv6PrefixLen int
+	IPv6Gateway         string
+	MacAddress          string
+	Networks            map[string]*InspectEndpoint
+}
+
+// PortBinding is one host side of a published port.
+type PortBinding struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string
+}
+
+// InspectEndpoint is the container on one network, with Docker's names.
+type InspectEndpoint struct {
+	Aliases             []string
+	MacAddress          string
+	NetworkID           string
+	Gateway             string
+	IPAddress           string
+	IPPrefixLen         int
+	IPv6Gateway         string
+	GlobalIPv6Address   string
+	GlobalIPv6PrefixLen int
+	DNSNames            []string
+}
+
+// networkSettings describes where the container is on its networks; a
+// network's fields are empty while the container is not plugged in.
+func (c *Container) networkSettings(running bool) InspectNetworkSettings {
+	ns := InspectNetworkSettings{Ports: map[string][]PortBinding{}, Networks: map[string]*InspectEndpoint{}}
+	if running {
+		for _, p := range c.Published {
+			key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
+			host := "0.0.0.0"
+			if p.HostIP.IsValid() {
+				host = p.HostIP.String()
+			}
+			ns.Ports[key] = append(ns.Ports[key], PortBinding{HostIP: host, HostPort: strconv.Itoa(int(p.HostPort))})
+		}
+	}
+	store, err := c.networks()
+	if err != nil {
+		return ns
+	}
+	for _, a := range c.Options.Networks {
+		e := &InspectEndpoint{Aliases: a.Aliases, MacAddress: a.MAC}
+		ns.Networks[a.Network] = e
+		n, err := store.Get(a.Network)
+		if err != nil {
+			continue
+		}
+		e.NetworkID = n.ID
+		ep, ok := n.Endpoints[c.ID]
+		if !ok {
+			continue
+		}
+		e.MacAddress, e.Gateway = ep.MAC, n.IPv4.Gateway.String()
+		e.IPAddress, e.IPPrefixLen = ep.IPv4.String(), n.IPv4.Prefix.Bits()
+		if ep.IPv6.IsValid() && n.IPv6 != nil {
+			e.GlobalIPv6Address, e.GlobalIPv6PrefixLen, e.IPv6Gateway = ep.IPv6.String(), n.IPv6.Prefix.Bits(), n.IPv6.Gateway.String()
+		}
+		if n.Name != network.DefaultNetwork {
+			e.DNSNames = append(append(c.dnsNames()[:1:1], a.Aliases...), c.dnsNames()[1:]...)
+		} else {
+			ns.IPAddress, ns.IPPrefixLen, ns.Gateway, ns.MacAddress = e.IPAddress, e.IPPrefixLen, e.Gateway, e.MacAddress
+			ns.GlobalIPv6Address, ns.GlobalIPv6PrefixLen, ns.IPv6Gateway = e.GlobalIPv6Address, e.GlobalIPv6PrefixLen, e.IPv6Gateway
+		}
+	}
+	return ns
 }

@@ -1,0 +1,97 @@
+//go:build linux
+
+package e2e
+
+import (
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+// TestNetworkIPv6: a dual-stack network gives its containers an address of each family, DNS
+// answers AAAA for them, and they reach each other over IPv6; a network without IPv6 answers
+// AAAA empty; with no IPv6 subnet given, a unique local /64 is chosen.
+func TestNetworkIPv6(t *testing.T) {
+	e := newContainerEnv(t)
+	e.ok("network", "create", "--ipv6", "--subnet", "10.60.0.0/24", "--subnet", "fd60::/64", "six")
+	e.ok("container", "run", "-d", "--name", "web", "--network", "six", "--ip6", "fd60::50", "bb:1", "busybox", "sleep", "300")
+	r := e.ok("container", "run", "--rm", "--network", "six", "bb:1", "sh", "-c",
+		"busybox ip -6 -o addr show eth0 scope global | busybox awk '{print $4}'; busybox ip -6 route show default | busybox awk '{print $3}'; "+
+			"busybox nslookup -type=AAAA web 127.0.0.11 | busybox grep -c fd60::50; busybox ping -6 -c1 -W2 web >/dev/null && echo reached")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "fd60::") || !strings.HasSuffix(lines[0], "/64") || lines[1] != "fd60::1" || lines[2] != "1" || lines[3] != "reached" {
+		t.Errorf("a second container on the dual-stack network: %q", r.stdout)
+	}
+	var in []map[string]any
+	if err := json.Unmarshal([]byte(e.ok("network", "inspect", "six").stdout), &in); err != nil {
+		t.Fatal(err)
+	}
+	cfg := in[0]["IPAM"].(map[string]any)["Config"].([]any)
+	if in[0]["EnableIPv6"] != true || len(cfg) != 2 || cfg[1].(map[string]any)["Subnet"] != "fd60::/64" {
+		t.Errorf("inspect of the dual-stack network: %v", in[0])
+	}
+	ctr := e.inspect("web")["NetworkSettings"].(map[string]any)["Networks"].(map[string]any)["six"].(map[string]any)
+	if ctr["GlobalIPv6Address"] != "fd60::50" || ctr["IPv6Gateway"] != "fd60::1" || !strings.HasPrefix(ctr["IPAddress"].(string), "10.60.0.") {
+		t.Errorf("container inspect on the dual-stack network: %v", ctr)
+	}
+
+	// No subnet given: a ULA /64.
+	e.ok("network", "create", "--ipv6", "auto6")
+	if err := json.Unmarshal([]byte(e.ok("network", "inspect", "auto6").stdout), &in); err != nil {
+		t.Fatal(err)
+	}
+	cfg = in[0]["IPAM"].(map[string]any)["Config"].([]any)
+	if p, err := netip.ParsePrefix(cfg[len(cfg)-1].(map[string]any)["Subnet"].(string)); err != nil || p.Bits() != 64 || p.Addr().As16()[0] != 0xfd {
+		t.Errorf("the IPv6 subnet chosen: %v (%v)", cfg, err)
+	}
+
+	// IPv4 only: AAAA is answered, empty.
+	e.ok("network", "create", "four")
+	e.ok("container", "run", "-d", "--name", "db", "--network", "four", "bb:1", "busybox", "sleep", "300")
+	if r := e.ok("container", "run", "--rm", "--network", "four", "bb:1", "sh", "-c", "busybox nslookup -type=AAAA db 127.0.0.11; echo rc=$?").stdout; strings.Contains(r, "Address: fd") || strings.Contains(r, "NXDOMAIN") {
+		t.Errorf("AAAA on an IPv4-only network: %q", r)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"network", "create", "--subnet", "fd61::/64", "nov6"}, "needs IPv6 enabled"},
+		{[]string{"network", "create", "--ipv6", "--subnet", "fd60::/80", "overlap6"}, "Pool overlaps with other one"},
+		{[]string{"network", "create", "--ipv6", "--subnet", "fd62::/64", "--subnet", "fd63::/64", "two6"}, "more than one subnet of a family"},
+		{[]string{"container", "run", "--rm", "--network", "six", "--ip6", "fd99::5", "bb:1", "true"}, "no configured subnet or ip-range contain the IP address fd99::5"},
+		{[]string{"container", "run", "--rm", "--network", "four", "--ip6", "fd60::9", "bb:1", "true"}, "needs a network with IPv6 enabled"},
+	} {
+		r := e.run(tc.args...)
+		if r.code == 0 || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%v: code %d, stderr %q; want one line with %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+	e.ok("container", "rm", "-f", "web", "db")
+	e.ok("network", "rm", "six", "auto6", "four")
+	if links := berthLinks(t, 0); len(links) != 0 {
+		t.Errorf("links left: %v", links)
+	}
+}
+
+// TestNetworkNoMasquerade: enable_ip_masquerade=false is taken and shown (what it does to the
+// traffic is tested with the firewall's own lab, TestDualStackAndNoMasquerade).
+func TestNetworkNoMasquerade(t *testing.T) {
+	e := newContainerEnv(t)
+	e.ok("network", "create", "--subnet", "10.61.0.0/24", "-o", "com.docker.network.bridge.enable_ip_masquerade=false", "plain")
+	var in []map[string]any
+	if err := json.Unmarshal([]byte(e.ok("network", "inspect", "plain").stdout), &in); err != nil {
+		t.Fatal(err)
+	}
+	if in[0]["Options"].(map[string]any)["com.docker.network.bridge.enable_ip_masquerade"] != "false" {
+		t.Errorf("inspect options: %v", in[0]["Options"])
+	}
+	if r := e.run("container", "run", "--rm", "--network", "plain", "bb:1", "busybox", "ping", "-c1", "-W2", "10.61.0.1"); r.code != 0 {
+		t.Errorf("a container on the network cannot reach its gateway: %q %q", r.stdout, r.stderr)
+	}
+	if r := e.run("network", "create", "-o", "com.docker.network.bridge.enable_ip_masquerade=maybe", "bad"); r.code == 0 || !strings.Contains(r.stderr, "true or false") {
+		t.Errorf("a bad masquerade option: code %d, stderr %q", r.code, r.stderr)
+	}
+	e.ok("network", "rm", "plain")
+}
