@@ -10,11 +10,13 @@ import (
 )
 
 // PortSpec is one published port as asked: HostPort 0 takes a free port
-// when the container starts; a zero HostIP means every host address.
+// when the container starts, and so does a range HostPort-HostPortEnd
+// (the first free one in it); a zero HostIP means every host address.
 type PortSpec struct {
 	Proto         string
 	HostIP        netip.Addr `json:",omitzero"`
 	HostPort      uint16     `json:",omitempty"`
+	HostPortEnd   uint16     `json:",omitempty"`
 	ContainerPort uint16
 }
 
@@ -23,7 +25,11 @@ func (p PortSpec) String() string {
 	if p.HostIP.IsValid() {
 		host = p.HostIP.String()
 	}
-	return fmt.Sprintf("%d/%s -> %s", p.ContainerPort, p.Proto, netip.AddrPortFrom(netip.MustParseAddr(host), p.HostPort))
+	s := fmt.Sprintf("%d/%s -> %s", p.ContainerPort, p.Proto, netip.AddrPortFrom(netip.MustParseAddr(host), p.HostPort))
+	if p.HostPortEnd != 0 {
+		s += fmt.Sprintf("-%d", p.HostPortEnd)
+	}
+	return s
 }
 
 // ParsePorts reads docker run's -p values ([ip:][hostPort:]containerPort
@@ -57,14 +63,21 @@ func ParsePorts(values []string) ([]PortSpec, error) {
 				}
 			}
 			if c.Published != "" {
-				if strings.Contains(c.Published, "-") {
-					return nil, invalidf("invalid port %q: a range of host ports for one container port is not supported by berth; give the host port", v)
-				}
-				n, err := strconv.ParseUint(c.Published, 10, 16)
+				first, last, isRange := strings.Cut(c.Published, "-")
+				n, err := strconv.ParseUint(first, 10, 16)
 				if err != nil || n == 0 {
 					return nil, invalidf("invalid port %q: bad host port %q", v, c.Published)
 				}
 				p.HostPort = uint16(n)
+				if isRange {
+					end, err := strconv.ParseUint(last, 10, 16)
+					if err != nil || end < n {
+						return nil, invalidf("invalid port %q: bad host port range %q", v, c.Published)
+					}
+					if end > n {
+						p.HostPortEnd = uint16(end)
+					}
+				}
 			}
 			if p.ContainerPort == 0 {
 				return nil, invalidf("invalid port %q: no container port", v)

@@ -21,7 +21,8 @@ type Reservation struct {
 	Files []*os.File
 }
 
-// Reserve binds every port of specs, taking a free port where HostPort is 0.
+// Reserve binds every port of specs, taking a free port where HostPort is
+// 0, or the first free one of a range.
 func Reserve(specs []PortSpec) (*Reservation, error) {
 	r := &Reservation{}
 	for _, p := range specs {
@@ -29,27 +30,20 @@ func Reserve(specs []PortSpec) (*Reservation, error) {
 		if p.HostIP.IsValid() {
 			host = p.HostIP
 		}
-		addr := netip.AddrPortFrom(host, p.HostPort).String()
+		first, last := p.HostPort, max(p.HostPortEnd, p.HostPort)
 		var f *os.File
 		var err error
-		switch p.Proto {
-		case "udp":
-			var c net.PacketConn
-			if c, err = net.ListenPacket("udp4", addr); err == nil {
-				p.HostPort = uint16(c.LocalAddr().(*net.UDPAddr).Port)
-				f, err = c.(*net.UDPConn).File()
-				c.Close()
-			}
-		default:
-			var l net.Listener
-			if l, err = net.Listen("tcp4", addr); err == nil {
-				p.HostPort = uint16(l.Addr().(*net.TCPAddr).Port)
-				f, err = l.(*net.TCPListener).File()
-				l.Close()
+		for port := int(first); port <= int(last); port++ {
+			if f, p.HostPort, err = bind(p.Proto, netip.AddrPortFrom(host, uint16(port))); !errors.Is(err, syscall.EADDRINUSE) {
+				break
 			}
 		}
 		if err != nil {
 			r.Close()
+			addr := netip.AddrPortFrom(host, p.HostPort).String()
+			if p.HostPortEnd != 0 {
+				addr = fmt.Sprintf("%s:%d-%d", host, first, last)
+			}
 			if errors.Is(err, syscall.EADDRINUSE) {
 				// Docker's words.
 				return nil, &userError{msg: fmt.Sprintf("Bind for %s failed: port is already allocated", addr), kind: ErrInvalid}
@@ -59,10 +53,32 @@ func Reserve(specs []PortSpec) (*Reservation, error) {
 			}
 			return nil, fmt.Errorf("reserve %s/%s: %w", addr, p.Proto, err)
 		}
+		p.HostPortEnd = 0
 		r.Ports = append(r.Ports, p)
 		r.Files = append(r.Files, f)
 	}
 	return r, nil
+}
+
+// bind makes the socket that holds addr (port 0: a free one), and returns
+// it with the port it got.
+func bind(proto string, addr netip.AddrPort) (*os.File, uint16, error) {
+	if proto == "udp" {
+		c, err := net.ListenPacket("udp4", addr.String())
+		if err != nil {
+			return nil, addr.Port(), err
+		}
+		defer c.Close()
+		f, err := c.(*net.UDPConn).File()
+		return f, uint16(c.LocalAddr().(*net.UDPAddr).Port), err
+	}
+	l, err := net.Listen("tcp4", addr.String())
+	if err != nil {
+		return nil, addr.Port(), err
+	}
+	defer l.Close()
+	f, err := l.(*net.TCPListener).File()
+	return f, uint16(l.Addr().(*net.TCPAddr).Port), err
 }
 
 // Close releases the ports (the monitor keeps its own copies).

@@ -98,6 +98,8 @@ type createOptions struct {
 	aliases     []string
 	ip          string
 	ip6         string
+	links       []string
+	expose      []string
 	mac         string
 	dns         []string
 	dnsSearch   []string
@@ -161,6 +163,8 @@ func (o *createOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "Publish a container's port(s) to the host")
 	f.BoolVarP(&o.publishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
 	f.StringArrayVar(&o.addHosts, "add-host", nil, "Add a custom host-to-IP mapping (host:ip)")
+	f.StringArrayVar(&o.links, "link", nil, "Add link to another container (name[:alias])")
+	f.StringArrayVar(&o.expose, "expose", nil, "Expose a port or a range of ports")
 }
 
 // options turns the flags and arguments (IMAGE [COMMAND] [ARG...]) into
@@ -186,7 +190,7 @@ func (o *createOptions) options(f *pflag.FlagSet, args []string) (container.Opti
 	if err != nil {
 		return c, container.Invalid(err)
 	}
-	c.Ports, c.PublishAll, c.ExtraHosts = ports, o.publishAll, o.addHosts
+	c.Ports, c.PublishAll, c.ExtraHosts, c.Links, c.Expose = ports, o.publishAll, o.addHosts, o.links, o.expose
 	for i, name := range o.networks {
 		if name == "host" || name == "none" || strings.HasPrefix(name, "container:") {
 			if len(o.networks) > 1 {

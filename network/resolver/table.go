@@ -26,6 +26,8 @@ import (
 type Table struct {
 	mu       sync.Mutex
 	networks []*networkFile
+	// links maps the container's link aliases to the names they stand for.
+	links map[string]string
 }
 
 // networkFile is one record file and the index built from its last good
@@ -54,6 +56,17 @@ func NewTable(paths ...string) *Table {
 	return t
 }
 
+// SetLinks makes each alias of links (Docker's --link and compose's links:,
+// which only the linking container sees) resolve as the name it maps to.
+func (t *Table) SetLinks(links map[string]string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.links = map[string]string{}
+	for alias, target := range links {
+		t.links[normalize(alias)] = normalize(target)
+	}
+}
+
 // LookupIP returns the addresses of name, IPv6 ones if ipv6 is set, else
 // IPv4 ones. name matches case-insensitively, with or without its trailing
 // dot, an entry name on any of the networks, or "<entry name>.<network>" on
@@ -73,6 +86,9 @@ func (t *Table) LookupIP(name string, ipv6 bool) (addrs []netip.Addr, found bool
 	name = normalize(name)
 	if name == "" {
 		return nil, false
+	}
+	if target, ok := t.links[name]; ok {
+		name = target
 	}
 	try := func(name, network string) ([]netip.Addr, bool) {
 		for _, n := range t.networks {

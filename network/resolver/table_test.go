@@ -100,6 +100,25 @@ func TestTableLookupIP(t *testing.T) {
 	}
 }
 
+func TestTableLinks(t *testing.T) {
+	table, _ := testNetworks(t)
+	table.SetLinks(map[string]string{"Database": "proj-db-1", "kv": "cache", "web": "proj-web-3"})
+	for query, want := range map[string][]netip.Addr{
+		"database.": ips("172.20.0.5"),
+		"KV":        ips("172.21.0.3"),
+		"web":       ips("172.20.0.4"), // the link wins over the service name, for this container
+		"proj-db-1": ips("172.20.0.5"),
+	} {
+		if got, found := table.LookupIP(query, false); !found || !slices.Equal(got, want) {
+			t.Errorf("LookupIP(%q) with links = %v, %v; want %v", query, got, found, want)
+		}
+	}
+	table.SetLinks(map[string]string{"gone": "nosuch"})
+	if got, found := table.LookupIP("gone", false); found {
+		t.Errorf("a link to a name nobody has resolves to %v", got)
+	}
+}
+
 func TestTableLookupAddr(t *testing.T) {
 	table, _ := testNetworks(t)
 	tests := []struct {

@@ -135,6 +135,14 @@ type Options struct {
 	// ExtraHosts are "name:ip" lines for /etc/hosts (--add-host); the ip
 	// "host-gateway" is the gateway of the container's first network.
 	ExtraHosts []string `json:",omitempty"`
+	// Links are Docker's legacy links, "name[:alias]" (--link, compose's
+	// links:): the other container answers to alias too, for this one
+	// only.
+	Links []string `json:",omitempty"`
+	// Expose are ports the container exposes besides the image's ("80",
+	// "53/udp", "8000-8010/tcp"; --expose, compose's expose:): documented,
+	// and published with PublishAll.
+	Expose []string `json:",omitempty"`
 	// PublishAll publishes every port the image exposes on a free host
 	// port (-P).
 	PublishAll bool `json:",omitempty"`
@@ -258,6 +266,16 @@ func Create(ctx context.Context, l *image.Local, root, runRoot string, o Options
 	if err := checkNetworkMode(root, o); err != nil {
 		return nil, err
 	}
+	if _, err := ExposedPorts(o.Expose); err != nil {
+		return nil, err
+	}
+	for _, l := range o.Links {
+		name, _, _ := strings.Cut(l, ":")
+		if _, err := Lookup(root, name); err != nil {
+			// Docker's words.
+			return nil, invalidf("could not get container for %s", name)
+		}
+	}
 	for _, h := range o.ExtraHosts {
 		name, ip, ok := strings.Cut(h, ":")
 		if _, err := netip.ParseAddr(ip); !ok || name == "" || err != nil && ip != "host-gateway" {
@@ -358,7 +376,7 @@ func Create(ctx context.Context, l *image.Local, root, runRoot string, o Options
 		res.ImageExposed = append(res.ImageExposed, p)
 	}
 	sort.Strings(res.ImageExposed)
-	if o.PublishAll && len(res.ImageExposed) > 0 && len(c.Options.Networks) == 0 && c.Options.NetworkMode == "" {
+	if o.PublishAll && len(res.ImageExposed)+len(o.Expose) > 0 && len(c.Options.Networks) == 0 && c.Options.NetworkMode == "" {
 		// -P publishes on the default network, as -p does.
 		c.Options.Networks = []network.Attachment{{Network: network.DefaultNetwork}}
 		store, err := network.OpenStore(root)

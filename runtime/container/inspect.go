@@ -56,6 +56,8 @@ type InspectConfig struct {
 	Healthcheck *HealthOptions `json:",omitempty"`
 	StopSignal  string         `json:",omitempty"`
 	StopTimeout *int           `json:",omitempty"`
+	// ExposedPorts are the image's and --expose's ports, each to {}.
+	ExposedPorts map[string]struct{} `json:",omitempty"`
 }
 
 // InspectHostConfig is Docker's HostConfig block.
@@ -74,6 +76,7 @@ type InspectHostConfig struct {
 	RestartPolicy  RestartPolicy
 	Tmpfs          map[string]string `json:",omitempty"`
 	NetworkMode    string
+	Links          []string
 }
 
 // RestartPolicy is Docker's HostConfig.RestartPolicy.
@@ -155,6 +158,12 @@ func (c *Container) Inspect() (*Inspection, error) {
 			Tmpfs:          o.Tmpfs,
 		},
 	}
+	if exposed, err := ExposedPorts(append(append([]string{}, p.ImageExposed...), o.Expose...)); err == nil && len(exposed) > 0 {
+		in.Config.ExposedPorts = map[string]struct{}{}
+		for _, e := range exposed {
+			in.Config.ExposedPorts[e] = struct{}{}
+		}
+	}
 	in.HostConfig.NetworkMode = o.NetworkMode
 	if in.HostConfig.NetworkMode == "" {
 		in.HostConfig.NetworkMode = "bridge"
@@ -163,6 +172,14 @@ func (c *Container) Inspect() (*Inspection, error) {
 		}
 	}
 	in.NetworkSettings = c.networkSettings(running)
+	for _, l := range o.Links {
+		// Docker's form: /<linked>:/<this container>/<alias>.
+		name, alias, _ := strings.Cut(strings.TrimPrefix(l, "/"), ":")
+		if alias == "" {
+			alias = name
+		}
+		in.HostConfig.Links = append(in.HostConfig.Links, "/"+name+":/"+c.Name+"/"+alias)
+	}
 	if in.HostConfig.LogConfig.Config == nil {
 		in.HostConfig.LogConfig.Config = map[string]string{}
 	}

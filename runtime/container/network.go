@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -78,23 +79,56 @@ type firstEndpoint struct {
 }
 
 // portSpecs are the ports to publish: -p's, and with -P every port the
-// image exposes, on a free host port.
+// image or --expose exposes, on a free host port.
 func (c *Container) portSpecs() []network.PortSpec {
 	specs := append([]network.PortSpec{}, c.Options.Ports...)
 	if c.Options.PublishAll {
-		for _, e := range c.Process.ImageExposed {
+		exposed, _ := ExposedPorts(append(slices.Clone(c.Process.ImageExposed), c.Options.Expose...))
+		for _, e := range exposed {
 			port, proto, _ := strings.Cut(e, "/")
-			n, err := strconv.ParseUint(port, 10, 16)
-			if err != nil || n == 0 {
-				continue
+			n, _ := strconv.ParseUint(port, 10, 16)
+			if proto == "sctp" {
+				continue // berth publishes tcp and udp
 			}
-			if proto == "" {
-				proto = "tcp"
+			if !slices.ContainsFunc(specs, func(p network.PortSpec) bool { return p.ContainerPort == uint16(n) && p.Proto == proto }) {
+				specs = append(specs, network.PortSpec{Proto: proto, ContainerPort: uint16(n)})
 			}
-			specs = append(specs, network.PortSpec{Proto: proto, ContainerPort: uint16(n)})
 		}
 	}
 	return specs
+}
+
+// ExposedPorts expands exposed ports ("80", "53/udp", "8000-8002/tcp") to
+// one "port/proto" each, sorted and without duplicates, as Docker's
+// ExposedPorts lists them.
+func ExposedPorts(list []string) ([]string, error) {
+	var out []string
+	for _, e := range list {
+		ports, proto, _ := strings.Cut(e, "/")
+		switch proto {
+		case "":
+			proto = "tcp"
+		case "tcp", "udp", "sctp":
+		default:
+			return nil, invalidf("invalid proto %q in exposed port %q", proto, e)
+		}
+		first, last, isRange := strings.Cut(ports, "-")
+		lo, err := strconv.ParseUint(first, 10, 16)
+		hi := lo
+		if err == nil && isRange {
+			hi, err = strconv.ParseUint(last, 10, 16)
+		}
+		if err != nil || lo == 0 || hi < lo {
+			return nil, invalidf("invalid range format for --expose: %s", e)
+		}
+		for p := lo; p <= hi; p++ {
+			if s := fmt.Sprintf("%d/%s", p, proto); !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // extraHosts are the --add-host lines of /etc/hosts, host-gateway resolved.
@@ -110,7 +144,55 @@ func (c *Container) extraHosts() ([]string, error) {
 		}
 		out = append(out, ip+"\t"+name)
 	}
+	if !c.embeddedDNS() {
+		// On the default bridge, with no DNS server, links are host lines,
+		// as Docker writes them: the other container's address, the alias,
+		// its name.
+		for target, aliases := range c.links() {
+			if ip := c.defaultBridgeAddr(target); ip.IsValid() {
+				out = append(out, ip.String()+"\t"+strings.Join(aliases, " "))
+			}
+		}
+		slices.Sort(out[len(c.Options.ExtraHosts):])
+	}
 	return out, nil
+}
+
+// links maps each linked container's name to its names for this container:
+// the alias, then the name itself.
+func (c *Container) links() map[string][]string {
+	out := map[string][]string{}
+	for _, l := range c.Options.Links {
+		name, alias, _ := strings.Cut(strings.TrimPrefix(l, "/"), ":")
+		if alias != "" && alias != name && !slices.Contains(out[name], alias) {
+			out[name] = append(out[name], alias)
+		}
+		if !slices.Contains(out[name], name) {
+			out[name] = append(out[name], name)
+		}
+	}
+	return out
+}
+
+// defaultBridgeAddr is the address of container name on the default
+// network, if it is there.
+func (c *Container) defaultBridgeAddr(name string) netip.Addr {
+	other, err := Lookup(filepath.Dir(filepath.Dir(c.bundle)), name)
+	if err != nil {
+		return netip.Addr{}
+	}
+	store, err := c.networks()
+	if err != nil {
+		return netip.Addr{}
+	}
+	n, err := store.Get(network.DefaultNetwork)
+	if err != nil {
+		return netip.Addr{}
+	}
+	if ep, ok := n.Endpoints[other.ID]; ok {
+		return ep.IPv4
+	}
+	return netip.Addr{}
 }
 
 // embeddedDNS reports whether the container's monitor serves DNS: on user
@@ -232,6 +314,16 @@ func (c *Container) dnsConfig(host []byte) *monitor.DNSConfig {
 	for _, o := range c.Options.DNSOptions {
 		if strings.HasPrefix(o, "ndots:") {
 			cfg.NdotsSet = true
+		}
+	}
+	for target, aliases := range c.links() {
+		for _, a := range aliases {
+			if a != target {
+				if cfg.Links == nil {
+					cfg.Links = map[string]string{}
+				}
+				cfg.Links[a] = target
+			}
 		}
 	}
 	return cfg

@@ -24,8 +24,10 @@ func (m *monitor) startDNS() (*resolver.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("monitor: DNS server: %w", err)
 	}
+	table := resolver.NewTable(cfg.Records...)
+	table.SetLinks(cfg.Links)
 	srv := resolver.NewServer(resolver.Config{
-		Table:     resolver.NewTable(cfg.Records...),
+		Table:     table,
 		Upstreams: cfg.Upstreams,
 		NoForward: cfg.NoForward,
 		NdotsSet:  cfg.NdotsSet,

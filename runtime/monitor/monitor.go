@@ -130,6 +130,8 @@ type DNSConfig struct {
 	// NdotsSet: the container's resolv.conf sets ndots itself (see
 	// resolver.Config).
 	NdotsSet bool `json:",omitempty"`
+	// Links maps link aliases to the container names they stand for.
+	Links map[string]string `json:",omitempty"`
 }
 
 // RestartPolicy is Docker's: Name is "", "no", "always", "on-failure" or

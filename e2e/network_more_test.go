@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -94,4 +95,60 @@ func TestNetworkNoMasquerade(t *testing.T) {
 		t.Errorf("a bad masquerade option: code %d, stderr %q", r.code, r.stderr)
 	}
 	e.ok("network", "rm", "plain")
+}
+
+// TestNetworkLinksExposeRanges: --link aliases resolve for the linking container only (DNS on
+// a user network, /etc/hosts on the default bridge); --expose ports are published by -P; a
+// host port range takes its first free port.
+func TestNetworkLinksExposeRanges(t *testing.T) {
+	e := newContainerEnv(t)
+	e.ok("network", "create", "--subnet", "10.63.0.0/24", "app")
+	e.ok("container", "run", "-d", "--name", "db", "--network", "app", "--ip", "10.63.0.20", "bb:1", "busybox", "sleep", "300")
+	lookup := func(args ...string) string {
+		t.Helper()
+		r := e.run(append(append([]string{"container", "run", "--rm", "--network", "app"}, args...), "bb:1", "busybox", "nslookup", "database", "127.0.0.11")...)
+		_, addr, _ := strings.Cut(r.stdout, "Name:\tdatabase\nAddress: ")
+		return strings.TrimSpace(addr)
+	}
+	if got := lookup("--link", "db:database"); got != "10.63.0.20" {
+		t.Errorf("with --link db:database, database resolves to %q", got)
+	}
+	if got := lookup(); got != "" {
+		t.Errorf("without the link, database resolves to %q", got)
+	}
+	// The default bridge: /etc/hosts.
+	e.ok("container", "run", "-d", "--name", "cache", "bb:1", "busybox", "sleep", "300")
+	hosts := e.ok("container", "run", "--rm", "--link", "cache:kv", "bb:1", "cat", "/etc/hosts").stdout
+	ip := e.inspect("cache")["NetworkSettings"].(map[string]any)["IPAddress"].(string)
+	if ip == "" || !strings.Contains(hosts, ip+"\tkv cache\n") {
+		t.Errorf("/etc/hosts with --link cache:kv (cache at %q):\n%s", ip, hosts)
+	}
+	if r := e.run("container", "run", "--rm", "--link", "nosuch:x", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "could not get container for nosuch") {
+		t.Errorf("a link to no container: code %d, stderr %q", r.code, r.stderr)
+	}
+
+	// --expose and -P; a range of host ports.
+	l, err := net.Listen("tcp4", "0.0.0.0:8100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	e.ok("container", "run", "-d", "--name", "web", "--expose", "7000-7001", "--expose", "53/udp", "-P", "-p", "8100-8102:80", "bb:1", "busybox", "sleep", "300")
+	ports := e.ok("container", "port", "web").stdout
+	for _, want := range []string{"53/udp -> 0.0.0.0:", "7000/tcp -> 0.0.0.0:", "7001/tcp -> 0.0.0.0:", "80/tcp -> 0.0.0.0:8101\n"} {
+		if !strings.Contains(ports, want) {
+			t.Errorf("container port: want %q in\n%s", want, ports)
+		}
+	}
+	exposed := e.inspect("web")["Config"].(map[string]any)["ExposedPorts"].(map[string]any)
+	if len(exposed) != 3 {
+		t.Errorf("ExposedPorts %v", exposed)
+	}
+	r := e.run("container", "run", "-d", "--name", "web2", "-p", "8100-8101:80", "bb:1", "busybox", "sleep", "300")
+	if r.code != 125 || !strings.Contains(r.stderr, "Bind for 0.0.0.0:8100-8101 failed: port is already allocated") {
+		t.Errorf("a full range: code %d, stderr %q", r.code, r.stderr)
+	}
+	if r := e.run("container", "run", "--rm", "--expose", "80/sctpx", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "invalid proto") {
+		t.Errorf("a bad --expose: code %d, stderr %q", r.code, r.stderr)
+	}
 }
