@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -150,5 +151,33 @@ func TestNetworkLinksExposeRanges(t *testing.T) {
 	}
 	if r := e.run("container", "run", "--rm", "--expose", "80/sctpx", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "invalid proto") {
 		t.Errorf("a bad --expose: code %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestContainerSysctls: Docker's network defaults (non-root binds port 80 and pings), --sysctl
+// over them, --domainname; a sysctl of the host's is refused.
+func TestContainerSysctls(t *testing.T) {
+	e := newContainerEnv(t)
+	r := e.ok("container", "run", "--rm", "--sysctl", "net.ipv4.ping_group_range=0 0", "--sysctl", "net.ipv4.tcp_keepalive_time=600", "--domainname", "example.test", "bb:1", "sh", "-c",
+		"cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range /proc/sys/net/ipv4/tcp_keepalive_time /proc/sys/kernel/domainname /proc/sys/net/ipv4/conf/eth0/arp_notify")
+	if got := strings.Fields(r.stdout); !slices.Equal(got, []string{"0", "0", "0", "600", "example.test", "1"}) {
+		t.Errorf("sysctls in the container: %q", r.stdout)
+	}
+	// A non-root process binds port 80, as with Docker's defaults.
+	if r := e.run("container", "run", "--rm", "-u", "1000", "bb:1", "busybox", "timeout", "1", "busybox", "nc", "-l", "-p", "80"); strings.Contains(r.stderr, "ermission denied") {
+		t.Errorf("a non-root process could not bind port 80: %q", r.stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--sysctl", "kernel.panic=1"}, "kernel.panic"},
+		{[]string{"--network", "host", "--sysctl", "net.ipv4.ip_forward=1"}, "net.ipv4.ip_forward"},
+		{[]string{"--sysctl", "nokey"}, "not in a key=value format"},
+	} {
+		r := e.run(append(append([]string{"container", "run", "--rm"}, tc.args...), "bb:1", "true")...)
+		if r.code != 125 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("run %v: code %d, stderr %q; want 125 and %q", tc.args, r.code, r.stderr, tc.want)
+		}
 	}
 }

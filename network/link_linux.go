@@ -190,6 +190,19 @@ func CreateNetNS(path string) error {
 			if err != nil {
 				return fmt.Errorf("lo: %w", err)
 			}
+			// The defaults every interface made in the namespace later
+			// starts with (the reference notes' container sysctls): a
+			// gratuitous ARP when an address comes up, so neighbours
+			// forget the last owner of a reused address at once, and no
+			// duplicate address detection holding up IPv6 addresses.
+			for key, val := range map[string]string{
+				"ipv4/conf/default/arp_notify": "1",
+				"ipv6/conf/default/accept_dad": "0",
+			} {
+				if err := writeSysctl(key, val); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return err
+				}
+			}
 			return nil
 		}()
 		if netns.Set(orig) == nil {

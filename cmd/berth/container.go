@@ -99,6 +99,8 @@ type createOptions struct {
 	ip          string
 	ip6         string
 	links       []string
+	sysctls     []string
+	domainname  string
 	expose      []string
 	mac         string
 	dns         []string
@@ -165,6 +167,8 @@ func (o *createOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.addHosts, "add-host", nil, "Add a custom host-to-IP mapping (host:ip)")
 	f.StringArrayVar(&o.links, "link", nil, "Add link to another container (name[:alias])")
 	f.StringArrayVar(&o.expose, "expose", nil, "Expose a port or a range of ports")
+	f.StringArrayVar(&o.sysctls, "sysctl", nil, "Sysctl options (KEY=VALUE)")
+	f.StringVar(&o.domainname, "domainname", "", "Container NIS domain name")
 }
 
 // options turns the flags and arguments (IMAGE [COMMAND] [ARG...]) into
@@ -191,6 +195,17 @@ func (o *createOptions) options(f *pflag.FlagSet, args []string) (container.Opti
 		return c, container.Invalid(err)
 	}
 	c.Ports, c.PublishAll, c.ExtraHosts, c.Links, c.Expose = ports, o.publishAll, o.addHosts, o.links, o.expose
+	c.Domainname = o.domainname
+	for _, kv := range o.sysctls {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return c, container.Invalid(fmt.Errorf("invalid argument %q for \"--sysctl\" flag: sysctl %q is not in a key=value format", kv, kv))
+		}
+		if c.Sysctls == nil {
+			c.Sysctls = map[string]string{}
+		}
+		c.Sysctls[k] = v
+	}
 	for i, name := range o.networks {
 		if name == "host" || name == "none" || strings.HasPrefix(name, "container:") {
 			if len(o.networks) > 1 {

@@ -90,6 +90,10 @@ type Options struct {
 	WorkingDir    string   `json:",omitempty"`
 	User          string   `json:",omitempty"`
 	Hostname      string   `json:",omitempty"`
+	Domainname    string   `json:",omitempty"`
+	// Sysctls are namespaced kernel parameters (--sysctl, compose's
+	// sysctls:), over Docker's defaults for a container's own network.
+	Sysctls map[string]string `json:",omitempty"`
 	// Memory in bytes, CPUs as a fraction, PidsLimit (-1 unlimited): Docker's meanings.
 	Memory      int64    `json:",omitempty"`
 	CPUs        float64  `json:",omitempty"`

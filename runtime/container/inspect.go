@@ -43,6 +43,7 @@ type InspectState struct {
 // InspectConfig is Docker's Config block.
 type InspectConfig struct {
 	Hostname    string
+	Domainname  string
 	User        string
 	Env         []string
 	Cmd         []string
@@ -77,6 +78,7 @@ type InspectHostConfig struct {
 	Tmpfs          map[string]string `json:",omitempty"`
 	NetworkMode    string
 	Links          []string
+	Sysctls        map[string]string `json:",omitempty"`
 }
 
 // RestartPolicy is Docker's HostConfig.RestartPolicy.
@@ -131,6 +133,7 @@ func (c *Container) Inspect() (*Inspection, error) {
 		},
 		Config: InspectConfig{
 			Hostname:    p.Hostname,
+			Domainname:  o.Domainname,
 			User:        o.User,
 			Env:         p.Env,
 			Image:       o.Image,
@@ -164,6 +167,7 @@ func (c *Container) Inspect() (*Inspection, error) {
 			in.Config.ExposedPorts[e] = struct{}{}
 		}
 	}
+	in.HostConfig.Sysctls = o.Sysctls
 	in.HostConfig.NetworkMode = o.NetworkMode
 	if in.HostConfig.NetworkMode == "" {
 		in.HostConfig.NetworkMode = "bridge"

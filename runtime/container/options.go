@@ -30,6 +30,12 @@ const minMemory = 6 * 1024 * 1024
 // profile and the stop signal.
 func checkOptions(o Options) (resolved, error) {
 	var r resolved
+	if err := process.CheckSysctlsIn(o.Sysctls, process.Namespaces{HostNetwork: o.NetworkMode == "host"}); err != nil {
+		return r, invalid(err)
+	}
+	if o.Domainname != "" && o.NetworkMode == "host" {
+		return r, invalidf("conflicting options: domainname and the network mode host")
+	}
 	if o.Memory < 0 {
 		return r, invalidf("invalid memory limit %d: must be positive", o.Memory)
 	}
@@ -235,6 +241,7 @@ func (c *Container) spec() (monitor.Spec, error) {
 		Init: pid1.Config{
 			Rootfs:          rs,
 			Hostname:        p.Hostname,
+			Sysctls:         c.sysctls(),
 			Args:            p.Args,
 			Env:             p.Env,
 			Cwd:             p.Cwd,
@@ -257,4 +264,27 @@ func (c *Container) spec() (monitor.Spec, error) {
 		StopSignal:  syscall.Signal(p.StopSignal),
 		StopTimeout: c.stopTimeout(),
 	}, nil
+}
+
+// sysctls are what the container's init writes: Docker's defaults for a
+// container with a network namespace of its own (non-root processes may
+// bind ports below 1024 and ping), the domain name, then --sysctl's.
+func (c *Container) sysctls() map[string]string {
+	out := map[string]string{}
+	if mode := c.Options.NetworkMode; mode == "" || mode == "none" {
+		out["net.ipv4.ip_unprivileged_port_start"] = "0"
+		out["net.ipv4.ping_group_range"] = "0 2147483647"
+	}
+	if c.Options.Domainname != "" {
+		out["kernel.domainname"] = c.Options.Domainname
+	}
+	for k, v := range c.Options.Sysctls {
+		for _, dflt := range []string{"net.ipv4.ip_unprivileged_port_start", "net.ipv4.ping_group_range"} {
+			if strings.ReplaceAll(k, "/", ".") == dflt {
+				delete(out, dflt)
+			}
+		}
+		out[k] = v
+	}
+	return out
 }
