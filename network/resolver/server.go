@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -70,7 +71,7 @@ type Config struct {
 type Server struct {
 	table     *Table
 	upstreams []string
-	noForward bool
+	noForward atomic.Bool
 	ndotsSet  bool
 	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
 	timeout   time.Duration
@@ -96,7 +97,6 @@ type listener struct {
 func NewServer(cfg Config) *Server {
 	s := &Server{
 		table:     cfg.Table,
-		noForward: cfg.NoForward,
 		ndotsSet:  cfg.NdotsSet,
 		dial:      cfg.Dial,
 		timeout:   cfg.Timeout,
@@ -105,6 +105,7 @@ func NewServer(cfg Config) *Server {
 	if s.table == nil {
 		s.table = NewTable()
 	}
+	s.noForward.Store(cfg.NoForward)
 	if s.timeout <= 0 {
 		s.timeout = defaultTimeout
 	}
@@ -115,6 +116,9 @@ func NewServer(cfg Config) *Server {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
+
+// SetNoForward changes Config.NoForward: the container's networks changed.
+func (s *Server) SetNoForward(noForward bool) { s.noForward.Store(noForward) }
 
 // Serve answers queries on udp and tcp, either of which may be nil, until
 // Shutdown, then returns nil. It takes ownership of both sockets and closes
@@ -209,7 +213,7 @@ func (s *Server) answer(q *dns.Msg, tcp bool) *dns.Msg {
 		!strings.Contains(strings.TrimSuffix(question.Name, "."), ".") {
 		return reply(q)
 	}
-	if !s.noForward {
+	if !s.noForward.Load() {
 		if resp := s.forward(q, tcp); resp != nil {
 			return resp
 		}

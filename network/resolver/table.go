@@ -56,6 +56,17 @@ func NewTable(paths ...string) *Table {
 	return t
 }
 
+// SetPaths replaces the record files the Table reads: the container joined
+// or left a network.
+func (t *Table) SetPaths(paths ...string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.networks = nil
+	for _, p := range paths {
+		t.networks = append(t.networks, &networkFile{path: p})
+	}
+}
+
 // SetLinks makes each alias of links (Docker's --link and compose's links:,
 // which only the linking container sees) resolve as the name it maps to.
 func (t *Table) SetLinks(links map[string]string) {

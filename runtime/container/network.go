@@ -1,6 +1,8 @@
 package container
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berth-sh/berth/network"
 	"github.com/berth-sh/berth/network/firewall"
@@ -240,7 +243,10 @@ func (c *Container) Connect(a network.Attachment) error {
 		}
 	}
 	c.Options.Networks = append(c.Options.Networks, a)
-	return c.save()
+	if err := c.save(); err != nil {
+		return err
+	}
+	return c.refreshDNS()
 }
 
 // Disconnect takes the container off a network (docker network disconnect).
@@ -269,7 +275,57 @@ func (c *Container) Disconnect(name string) error {
 		return err
 	}
 	c.Options.Networks = kept
-	return c.save()
+	if err := c.save(); err != nil {
+		return err
+	}
+	return c.refreshDNS()
+}
+
+// refreshDNS gives a running container's DNS server the names of the
+// networks it is on now. A container that had no DNS server (it was on the
+// default network only) gets one, and its resolv.conf is pointed at it, as
+// Docker does on network connect.
+func (c *Container) refreshDNS() error {
+	st, err := c.Status()
+	if err != nil || st.Status != StatusRunning && st.Status != StatusPaused {
+		return nil // the next start reads the networks
+	}
+	host, err := os.ReadFile(hostResolvConf)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("read the host's resolv.conf: %w", err)
+	}
+	resolvPath := filepath.Join(c.RunDir, "resolv.conf")
+	current, err := os.ReadFile(resolvPath)
+	if err != nil {
+		return err
+	}
+	served := bytes.Contains(current, []byte("nameserver "+resolver.Address+"\n"))
+	cfg := c.dnsConfig(host)
+	if cfg == nil {
+		if !served {
+			return nil
+		}
+		// Off its last user network: the server stays, forwarding only.
+		cfg = &monitor.DNSConfig{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := monitor.UpdateDNS(ctx, c.RunDir, cfg); err != nil {
+		if errors.Is(err, monitor.ErrNotRunning) {
+			return nil
+		}
+		return err
+	}
+	if served {
+		return nil
+	}
+	// In place: the file is bind-mounted into the container by inode.
+	f, err := os.OpenFile(resolvPath, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(resolver.ResolvConf(host, c.Options.DNSSearch, c.Options.DNSOptions))
+	return errors.Join(err, f.Close())
 }
 
 // dnsNames are the names the container answers to on its networks, besides

@@ -254,6 +254,7 @@ func (c *Container) spec() (monitor.Spec, error) {
 		},
 		NetNS:       nsPath,
 		HostNetwork: c.Options.NetworkMode == "host",
+		Unpublish:   len(c.portSpecs()) > 0,
 		DNS:         c.dnsConfig(host),
 		Log:         logOpts,
 		Restart:     restart,

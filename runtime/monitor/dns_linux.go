@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -18,11 +19,13 @@ var dnsAddress = net.JoinHostPort(resolver.Address, "53")
 // namespace: the sockets are opened there, while forwarding to upstreams
 // goes out from the monitor's own namespace (the host's), where resolvers
 // such as 127.0.0.53 are.
-func (m *monitor) startDNS() (*resolver.Server, error) {
-	cfg := m.spec.DNS
+func (m *monitor) startDNS(cfg *DNSConfig) error {
+	if m.spec.NetNS == "" {
+		return fmt.Errorf("monitor: DNS server: the container has no network namespace of its own")
+	}
 	udp, tcp, err := listenIn(m.spec.NetNS)
 	if err != nil {
-		return nil, fmt.Errorf("monitor: DNS server: %w", err)
+		return fmt.Errorf("monitor: DNS server: %w", err)
 	}
 	table := resolver.NewTable(cfg.Records...)
 	table.SetLinks(cfg.Links)
@@ -32,8 +35,47 @@ func (m *monitor) startDNS() (*resolver.Server, error) {
 		NoForward: cfg.NoForward,
 		NdotsSet:  cfg.NdotsSet,
 	})
+	m.mu.Lock()
+	m.dns, m.dnsTable = srv, table
+	m.mu.Unlock()
 	go func() { _ = srv.Serve(udp, tcp) }()
-	return srv, nil
+	return nil
+}
+
+// updateDNS gives the DNS server the records of the container's networks
+// after a network connect or disconnect, starting it if the container had
+// none (it was on the default network only).
+func (m *monitor) updateDNS(cfg *DNSConfig) error {
+	if cfg == nil {
+		return fmt.Errorf("monitor: dns: no configuration given")
+	}
+	m.mu.Lock()
+	srv, table := m.dns, m.dnsTable
+	m.mu.Unlock()
+	if srv == nil {
+		return m.startDNS(cfg)
+	}
+	table.SetPaths(cfg.Records...)
+	table.SetLinks(cfg.Links)
+	srv.SetNoForward(cfg.NoForward)
+	return nil
+}
+
+// stopDNS shuts the DNS server down, if there is one.
+func (m *monitor) stopDNS() {
+	m.mu.Lock()
+	srv := m.dns
+	m.mu.Unlock()
+	if srv != nil {
+		srv.Shutdown()
+	}
+}
+
+// UpdateDNS tells the monitor of a running container what its DNS server
+// serves now (see Spec.DNS).
+func UpdateDNS(ctx context.Context, runDir string, cfg *DNSConfig) error {
+	_, err := call(ctx, runDir, request{Op: "dns", DNS: cfg})
+	return err
 }
 
 // listenIn opens the DNS server's UDP and TCP sockets inside the network

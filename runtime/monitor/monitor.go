@@ -113,6 +113,11 @@ type Spec struct {
 	Restart RestartPolicy
 	// Health is the healthcheck (nil: none).
 	Health *HealthConfig
+	// Unpublish removes the container's published-port rules
+	// (firewall.ContainerOwner(ID)) when it ends for good, as Docker's
+	// daemon does, and before the ports' held sockets are let go: a port
+	// never looks free while traffic to it still goes to the container.
+	Unpublish bool
 	// OnExit is executed in place of the monitor once the container has
 	// exited after a successful start, unless an attached client took it
 	// over (AttachOptions.Remove): docker run --rm's removal, with no
@@ -205,6 +210,7 @@ type specFile struct {
 	Health        *HealthConfig `json:",omitempty"`
 	AttachReplay  bool          `json:",omitempty"`
 	OnExit        []string      `json:",omitempty"`
+	Unpublish     bool          `json:",omitempty"`
 }
 
 func (s *Spec) toFile() specFile {
@@ -214,6 +220,7 @@ func (s *Spec) toFile() specFile {
 		StopSignal: int(s.StopSignal), StopTimeoutNs: int64(s.StopTimeout),
 		Stdin: s.Stdin, StdinOnce: s.StdinOnce, AttachReplay: s.AttachReplay, OnExit: s.OnExit,
 		Restart: s.Restart, Health: s.Health, NetNS: s.NetNS, HostNetwork: s.HostNetwork, DNS: s.DNS,
+		Unpublish: s.Unpublish,
 	}
 }
 
@@ -224,6 +231,7 @@ func (f *specFile) spec() Spec {
 		StopSignal: syscall.Signal(f.StopSignal), StopTimeout: time.Duration(f.StopTimeoutNs),
 		Stdin: f.Stdin, StdinOnce: f.StdinOnce, AttachReplay: f.AttachReplay, OnExit: f.OnExit,
 		Restart: f.Restart, Health: f.Health, NetNS: f.NetNS, HostNetwork: f.HostNetwork, DNS: f.DNS,
+		Unpublish: f.Unpublish,
 	}
 }
 
@@ -353,6 +361,9 @@ type request struct {
 	// Exec's process; Detach leaves it running when the client goes.
 	Exec   *pid1.ExecRequest `json:"exec,omitempty"`
 	Detach bool              `json:"detach,omitempty"`
+	// DNS is the container's DNS server after a network connect or
+	// disconnect.
+	DNS *DNSConfig `json:"dns,omitempty"`
 }
 
 type response struct {

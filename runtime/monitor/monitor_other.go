@@ -90,3 +90,6 @@ func (s *ExecSession) Wait() (int, error) { return -1, errOS("exec") }
 
 // Close is not supported: containers exist only on Linux.
 func (s *ExecSession) Close() error { return errOS("exec") }
+
+// UpdateDNS is not supported off Linux.
+func UpdateDNS(ctx context.Context, runDir string, cfg *DNSConfig) error { return errOS("dns") }

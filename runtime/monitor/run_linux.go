@@ -23,6 +23,8 @@ import (
 
 	"github.com/berth-sh/berth/internal/memtrim"
 	"github.com/berth-sh/berth/internal/scm"
+	"github.com/berth-sh/berth/network/firewall"
+	"github.com/berth-sh/berth/network/resolver"
 	"github.com/berth-sh/berth/runtime/cgroup"
 	"github.com/berth-sh/berth/runtime/jsonlog"
 	"github.com/berth-sh/berth/runtime/pid1"
@@ -144,6 +146,10 @@ type monitor struct {
 	stopOnce    sync.Once
 	// backoff is the restart policy's current delay.
 	backoff time.Duration
+	// dns is the container's DNS server, once it has one; dnsTable its
+	// names. Guarded by mu.
+	dns      *resolver.Server
+	dnsTable *resolver.Table
 	// handedOver: OnExit is not run, because an attached client that asked
 	// for it (docker run --rm in the foreground) received the exit and does
 	// the work itself, or because a restart stopped the container.
@@ -224,13 +230,12 @@ func (m *monitor) run(rep *os.File) int {
 	}
 
 	if m.spec.DNS != nil {
-		srv, err := m.startDNS()
-		if err != nil {
+		if err := m.startDNS(m.spec.DNS); err != nil {
 			ln.Close()
 			return m.fail(rep, err)
 		}
-		defer srv.Shutdown()
 	}
+	defer m.stopDNS()
 
 	var conns sync.WaitGroup
 	served := make(chan struct{})
@@ -285,6 +290,12 @@ func (m *monitor) run(rep *os.File) int {
 	}
 	if err := logw.Close(); err != nil && res.errMsg == "" {
 		res.errMsg = err.Error()
+	}
+	if m.spec.Unpublish {
+		// Before the exit is recorded, so that a start that follows (a
+		// restart) publishes after this; a failure leaves the rules to
+		// the next start, rm or system gc.
+		_ = firewall.RemovePorts(m.spec.ID)
 	}
 	final := m.setState(func(s *State) {
 		s.Status = StatusExited
@@ -961,6 +972,8 @@ func (m *monitor) handle(conn *net.UnixConn) {
 	case "state":
 		st := m.getState()
 		resp.State = &st
+	case "dns":
+		err = m.updateDNS(req.DNS)
 	case "kill":
 		if req.Signal <= 0 || req.Signal > 64 {
 			err = fmt.Errorf("invalid signal %d", req.Signal)
