@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/berth-sh/berth/network/firewall"
 )
 
 // TestNetworkIPv6: a dual-stack network gives its containers an address of each family, DNS
@@ -109,6 +111,7 @@ func TestNetworkLinksExposeRanges(t *testing.T) {
 		t.Helper()
 		r := e.run(append(append([]string{"container", "run", "--rm", "--network", "app"}, args...), "bb:1", "busybox", "nslookup", "database", "127.0.0.11")...)
 		_, addr, _ := strings.Cut(r.stdout, "Name:\tdatabase\nAddress: ")
+		addr, _, _ = strings.Cut(addr, "\n")
 		return strings.TrimSpace(addr)
 	}
 	if got := lookup("--link", "db:database"); got != "10.63.0.20" {
@@ -179,5 +182,44 @@ func TestContainerSysctls(t *testing.T) {
 		if r.code != 125 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("run %v: code %d, stderr %q; want 125 and %q", tc.args, r.code, r.stderr, tc.want)
 		}
+	}
+}
+
+// TestNetworkExitedContainerUnpublishes: a container that ends by itself takes its published
+// ports' rules with it and lets the ports go, as Docker's daemon does; a restart policy keeps
+// them while it restarts the container.
+func TestNetworkExitedContainerUnpublishes(t *testing.T) {
+	e := newContainerEnv(t)
+	id := strings.TrimSpace(e.ok("container", "run", "-d", "-p", "8110:80", "bb:1", "busybox", "sleep", "0.2").stdout)
+	waitUntil(t, "the container to exit", func() bool {
+		return e.inspect(id)["State"].(map[string]any)["Status"] == "exited"
+	})
+	waitUntil(t, "its port rules to go", func() bool {
+		owners, err := firewall.Owners()
+		return err == nil && slices.Equal(owners, []string{firewall.NetworkOwner("bridge")})
+	})
+	if l, err := net.Listen("tcp4", "0.0.0.0:8110"); err != nil {
+		t.Errorf("the port of an exited container is still held: %v", err)
+	} else {
+		l.Close()
+	}
+	// Started again, it publishes again.
+	e.ok("container", "start", id)
+	if owners, err := firewall.Owners(); err != nil || len(owners) != 2 {
+		t.Errorf("after start, rule owners %v, %v", owners, err)
+	}
+	e.ok("container", "rm", "-f", id)
+
+	// With a restart policy the rules stay through the restarts.
+	rid := strings.TrimSpace(e.ok("container", "run", "-d", "--restart", "always", "-p", "8111:80", "bb:1", "busybox", "sleep", "0.2").stdout)
+	waitUntil(t, "a restart", func() bool {
+		return e.inspect(rid)["RestartCount"].(float64) >= 2
+	})
+	if owners, err := firewall.Owners(); err != nil || !slices.Contains(owners, firewall.ContainerOwner(rid)) {
+		t.Errorf("a restarting container lost its rules: %v, %v", owners, err)
+	}
+	e.ok("container", "rm", "-f", rid)
+	if owners, err := firewall.Owners(); err != nil || !slices.Equal(owners, []string{firewall.NetworkOwner("bridge")}) {
+		t.Errorf("after rm, rule owners %v, %v", owners, err)
 	}
 }

@@ -172,6 +172,9 @@ func TestNetworkDNS(t *testing.T) {
 			}
 		}
 		slices.Sort(addrs)
+		if len(addrs) == 0 && name == "svc" {
+			t.Logf("nslookup %s: %d %q %q", name, r.code, r.stdout, r.stderr)
+		}
 		return strings.Join(addrs, " ")
 	}
 	for name, want := range map[string]string{

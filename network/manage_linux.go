@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/berth-sh/berth/network/firewall"
 	"github.com/berth-sh/berth/network/ipam"
@@ -144,6 +145,9 @@ type Attachment struct {
 	IPv4    string   `json:",omitempty"`
 	IPv6    string   `json:",omitempty"`
 	MAC     string   `json:",omitempty"`
+	// IfName names the container's interface (compose's interface_name);
+	// empty is eth0, eth1, ... in network order.
+	IfName string `json:",omitempty"`
 }
 
 // Connect puts the container's namespace (nsPath) on a network as ifName:
@@ -164,6 +168,9 @@ func (s *Store) Connect(id, name, nsPath string, a Attachment, ifName string, de
 	}
 	if ep, ok := n.Endpoints[id]; ok {
 		return n, ep, nil
+	}
+	if !validIfName.MatchString(ifName) || ifName == "lo" || strings.Trim(ifName, ".") == "" {
+		return nil, nil, invalidf("network %s: invalid interface name %q", n.Name, ifName)
 	}
 	ep := &Endpoint{Name: name, Veth: vethName(id, n), MAC: a.MAC, Aliases: a.Aliases}
 	if ep.IPv4, err = lease(n.Name, n.IPv4, a.IPv4, id, false); err != nil {

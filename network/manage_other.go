@@ -22,6 +22,9 @@ type Attachment struct {
 	IPv4    string   `json:",omitempty"`
 	IPv6    string   `json:",omitempty"`
 	MAC     string   `json:",omitempty"`
+	// IfName names the container's interface (compose's interface_name);
+	// empty is eth0, eth1, ... in network order.
+	IfName string `json:",omitempty"`
 }
 
 // Create is not supported off Linux.

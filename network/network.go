@@ -102,6 +102,10 @@ type Network struct {
 	Endpoints map[string]*Endpoint `json:",omitempty"`
 }
 
+// validIfName is what a container's interface may be called: at most
+// IFNAMSIZ-1 bytes, none of them '/', ':' or blank.
+var validIfName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,15}$`)
+
 // validName is Docker's network name rule.
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 

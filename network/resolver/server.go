@@ -96,11 +96,11 @@ type listener struct {
 // NewServer returns a Server; Serve starts it.
 func NewServer(cfg Config) *Server {
 	s := &Server{
-		table:     cfg.Table,
-		ndotsSet:  cfg.NdotsSet,
-		dial:      cfg.Dial,
-		timeout:   cfg.Timeout,
-		forwards:  make(chan struct{}, maxForwards),
+		table:    cfg.Table,
+		ndotsSet: cfg.NdotsSet,
+		dial:     cfg.Dial,
+		timeout:  cfg.Timeout,
+		forwards: make(chan struct{}, maxForwards),
 	}
 	if s.table == nil {
 		s.table = NewTable()

@@ -93,20 +93,25 @@ func (c *Container) StartWith(ctx context.Context, l *image.Local, so StartOptio
 	}
 	var held []*os.File
 	if res != nil {
+		// The rules go in before the workload runs: a CLI killed at any
+		// point cannot leave a running container whose ports lead nowhere
+		// (rules left by one killed before the start are the next start's,
+		// or system gc's).
 		held = res.Files
+		if err := c.publish(res.Ports); err != nil {
+			_ = c.unpublish()
+			return fmt.Errorf("start %s: publish ports: %w", c.Name, err)
+		}
 	}
 	if _, err := monitor.Start(ctx, self, spec, held...); err != nil {
+		if res != nil {
+			_ = c.unpublish()
+		}
 		var se *monitor.StartError
 		if errors.As(err, &se) {
 			return fmt.Errorf("failed to start container %s: %w", c.Name, err)
 		}
 		return fmt.Errorf("start %s: %w", c.Name, err)
-	}
-	if res != nil {
-		if err := c.publish(res.Ports); err != nil {
-			_ = c.Kill(ctx, syscall.SIGKILL)
-			return fmt.Errorf("start %s: publish ports: %w", c.Name, err)
-		}
 	}
 	started = true
 	return nil

@@ -56,7 +56,7 @@ func (c *Container) plug() (string, []netip.Addr, *firstEndpoint, error) {
 	var addrs []netip.Addr
 	var first *firstEndpoint
 	for i, a := range c.Options.Networks {
-		n, ep, err := store.Connect(c.ID, c.Name, path, a, fmt.Sprintf("eth%d", i), i == 0, c.dnsNames())
+		n, ep, err := store.Connect(c.ID, c.Name, path, a, ifName(a, i), i == 0, c.dnsNames())
 		if err != nil {
 			if fresh {
 				_ = store.Unplug(c.ID, path)
@@ -72,6 +72,15 @@ func (c *Container) plug() (string, []netip.Addr, *firstEndpoint, error) {
 		}
 	}
 	return path, addrs, first, nil
+}
+
+// ifName is the container's interface on its i-th network: eth<i>, or the
+// attachment's own name (compose's interface_name).
+func ifName(a network.Attachment, i int) string {
+	if a.IfName != "" {
+		return a.IfName
+	}
+	return fmt.Sprintf("eth%d", i)
 }
 
 // firstEndpoint is the container's place on its first network.
@@ -238,7 +247,7 @@ func (c *Container) Connect(a network.Attachment) error {
 		return err
 	}
 	if _, err := os.Stat(c.netnsPath()); err == nil {
-		if _, _, err := store.Connect(c.ID, c.Name, c.netnsPath(), a, fmt.Sprintf("eth%d", len(c.Options.Networks)), len(c.Options.Networks) == 0, c.dnsNames()); err != nil {
+		if _, _, err := store.Connect(c.ID, c.Name, c.netnsPath(), a, ifName(a, len(c.Options.Networks)), len(c.Options.Networks) == 0, c.dnsNames()); err != nil {
 			return err
 		}
 	}

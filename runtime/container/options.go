@@ -242,6 +242,7 @@ func (c *Container) spec() (monitor.Spec, error) {
 			Rootfs:          rs,
 			Hostname:        p.Hostname,
 			Sysctls:         c.sysctls(),
+			HostNetwork:     c.Options.NetworkMode == "host",
 			Args:            p.Args,
 			Env:             p.Env,
 			Cwd:             p.Cwd,

@@ -71,6 +71,12 @@ type Config struct {
 	// Sysctls are written under /proc/sys before the rootfs is prepared;
 	// only namespaced keys are allowed (process.CheckSysctlsIn).
 	Sysctls map[string]string
+	// HostNetwork says the init shares the host's network namespace
+	// (network_mode: host), where net.* sysctls are refused. The init
+	// cannot tell that by comparing with its parent as it does for the
+	// other namespaces: the monitor's threads enter the container's
+	// network namespace for a moment to start the init and its DNS server.
+	HostNetwork bool `json:",omitempty"`
 	// Umask of the workload; nil means DefaultUmask.
 	Umask *uint32
 	// Tty gives the workload a pty from the container's own devpts as its

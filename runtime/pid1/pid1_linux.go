@@ -93,7 +93,7 @@ func run(cfg *Config) (int, error) {
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
 
-	if err := writeSysctls(cfg.Sysctls); err != nil {
+	if err := writeSysctls(cfg.Sysctls, cfg.HostNetwork); err != nil {
 		return 0, err
 	}
 	spec := cfg.Rootfs
@@ -203,13 +203,18 @@ func checkPIDNamespace() error {
 // procfs mount (writable) but acts on the caller's namespaces. Keys are
 // checked against the namespaces actually in use: compared with /proc/1,
 // which is the host's init as long as /proc is the host's.
-func writeSysctls(sysctls map[string]string) error {
+func writeSysctls(sysctls map[string]string, hostNet bool) error {
 	if len(sysctls) == 0 {
 		return nil
 	}
-	hostNet, err := sameNamespace("net")
-	if err != nil {
-		return err
+	if !hostNet {
+		// The initial namespace or /proc/1's; not the parent's (see
+		// Config.HostNetwork).
+		whose, err := rootfs.HostNamespaceOf("net", false)
+		if err != nil && !errors.Is(err, rootfs.ErrCannotTell) {
+			return fmt.Errorf("pid1: cannot check the net namespace: %w", err)
+		}
+		hostNet = whose != ""
 	}
 	hostIPC, err := sameNamespace("ipc")
 	if err != nil {

@@ -146,6 +146,12 @@ var ErrCannotTell = errors.New("cannot tell whether the namespace is the host's"
 // When neither of the last two can be read, the error wraps ErrCannotTell.
 // The init and its rootfs both ask, before they act on a namespace.
 func HostNamespace(kind string) (string, error) {
+	return HostNamespaceOf(kind, true)
+}
+
+// HostNamespaceOf is HostNamespace, comparing with the parent's namespace
+// only when parent is set.
+func HostNamespaceOf(kind string, parent bool) (string, error) {
 	var self unix.Stat_t
 	p := "/proc/self/ns/" + kind
 	if err := unix.Stat(p, &self); err != nil {
@@ -171,17 +177,19 @@ func HostNamespace(kind string) (string, error) {
 	} else {
 		errs = append(errs, err)
 	}
-	if ppid, err := parentPID(); err != nil {
-		errs = append(errs, err)
-	} else if ppid > 0 {
-		eq, err := same("/proc/" + strconv.Itoa(ppid) + "/ns/" + kind)
-		if err == nil && eq {
-			return "the parent process", nil
-		}
-		if err == nil {
-			checked = true
-		} else {
+	if parent {
+		if ppid, err := parentPID(); err != nil {
 			errs = append(errs, err)
+		} else if ppid > 0 {
+			eq, err := same("/proc/" + strconv.Itoa(ppid) + "/ns/" + kind)
+			if err == nil && eq {
+				return "the parent process", nil
+			}
+			if err == nil {
+				checked = true
+			} else {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if !checked {
