@@ -314,6 +314,8 @@ func TestContainerRunPullsMissingImage(t *testing.T) {
 	} else {
 		other.ok("container", "rm", strings.TrimSpace(r.stdout))
 	}
+	// The second root made the default network in the test's namespace.
+	other.ok("network", "rm", "bridge")
 }
 
 func TestContainerAttach(t *testing.T) {

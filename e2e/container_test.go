@@ -44,6 +44,7 @@ func newContainerEnv(t *testing.T) *containerEnv {
 				t.Errorf("cleanup: rm -f: %s", r.stderr)
 			}
 		}
+		checkNoLeaks(t, e.root, strings.TrimPrefix(e.env[1], "BERTH_RUN_ROOT="))
 	})
 	return e
 }

@@ -3,6 +3,9 @@
 package e2e
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"testing"
@@ -13,6 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-sh/berth/internal/testutil"
+	"github.com/berth-sh/berth/network"
+	"github.com/berth-sh/berth/network/firewall"
+	"github.com/berth-sh/berth/network/ipam"
 )
 
 // inOwnNetNS moves the test, and every berth it starts, into a network namespace of its own that
@@ -57,6 +63,9 @@ func berthLinks(t *testing.T, want int) []string {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		links, err := netlink.LinkList()
+		if errors.Is(err, netlink.ErrDumpInterrupted) {
+			continue // links came or went during the dump: read again
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,5 +79,48 @@ func berthLinks(t *testing.T, want int) []string {
 			return out
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkNoLeaks is run after each test's containers are removed: whatever the test did, nothing
+// of its containers may be left in the test's network namespace or state root: no veth (only
+// bridges of networks that still exist), no network namespace mount, no rule of a container,
+// no endpoint or address lease in a network's record.
+func checkNoLeaks(t *testing.T, root, runRoot string) {
+	t.Helper()
+	store, err := network.OpenStore(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets, err := store.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bridges := 0
+	for _, n := range nets {
+		bridges++
+		if len(n.Endpoints) > 0 {
+			t.Errorf("leak: network %s still has endpoints %v", n.Name, n.Containers())
+		}
+		for _, sub := range []*ipam.Subnet{n.IPv4, n.IPv6} {
+			if sub != nil && len(sub.Leases) > 0 {
+				t.Errorf("leak: network %s still leases %v", n.Name, sub.Leases)
+			}
+		}
+	}
+	if links := berthLinks(t, bridges); len(links) != bridges {
+		t.Errorf("leak: berth links %v, want only the bridges of %d networks", links, bridges)
+	}
+	if ns, _ := os.ReadDir(filepath.Join(runRoot, "netns")); len(ns) > 0 {
+		t.Errorf("leak: network namespaces left in %s: %v", runRoot, ns)
+	}
+	owners, err := firewall.Owners()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range owners {
+		if !strings.HasPrefix(o, firewall.NetworkOwner("")) {
+			t.Errorf("leak: firewall rules of %s", o)
+		}
 	}
 }

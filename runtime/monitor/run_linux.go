@@ -74,7 +74,7 @@ func RunMonitor(bundle string) int {
 		sendReport(rep, report{State: State{Status: StatusExited, Error: err.Error()}, Error: err.Error()})
 		return 1
 	}
-	m := &monitor{spec: spec, exited: make(chan struct{}), done: make(chan struct{}), stopped: make(chan struct{}), hub: newHub(spec.AttachReplay)}
+	m := &monitor{spec: spec, held: held, exited: make(chan struct{}), done: make(chan struct{}), stopped: make(chan struct{}), hub: newHub(spec.AttachReplay)}
 	code := m.run(rep)
 	if code == 0 && len(spec.OnExit) > 0 && !m.handedOver.Load() {
 		// In place of the monitor, so that nothing calls it alive any more.
@@ -127,6 +127,9 @@ func sendReport(f *os.File, r report) {
 type monitor struct {
 	spec Spec
 	cg   *cgroup.Cgroup
+	// held are the published ports' sockets, let go when the container
+	// ends for good.
+	held []*os.File
 
 	mu     sync.Mutex
 	state  State
@@ -296,6 +299,10 @@ func (m *monitor) run(rep *os.File) int {
 		// restart) publishes after this; a failure leaves the rules to
 		// the next start, rm or system gc.
 		_ = firewall.RemovePorts(m.spec.ID)
+	}
+	// The ports are free once the container has exited, as with Docker.
+	for _, f := range m.held {
+		f.Close()
 	}
 	final := m.setState(func(s *State) {
 		s.Status = StatusExited
