@@ -46,22 +46,8 @@ const (
 // Docker where a Docker engine answers. ns/op is one send, with the start of netprobe (and of the
 // exec for container-to-container).
 func BenchmarkNetworkThroughput(b *testing.B) {
-	testutil.RequireRoot(b)
-	testutil.RequireOverlay(b)
-	dir := b.TempDir()
-	env := stateEnv(b)
-	const img = "bench-netprobe:1"
-	probe, rootfs := netprobeImage(b, dir, env, img)
-	berth := func(b *testing.B, args ...string) string {
-		b.Helper()
-		return cmd{args: args, dir: dir, env: env}.ok(b).stdout
-	}
-	berthCleanup := func(b *testing.B, args ...string) {
-		b.Helper()
-		if r := (cmd{args: args, dir: dir, env: env}).run(b); r.code != 0 {
-			b.Errorf("cleanup: berth %v: exit %d: %s", args, r.code, r.stderr)
-		}
-	}
+	nb := newNetBench(b)
+	probe, rootfs, berth, berthCleanup := nb.probe, nb.rootfs, nb.berth, nb.cleanup
 
 	b.Run("loopback", func(b *testing.B) {
 		inOwnNetNS(b) // on this goroutine: the sink and the sender share the benchmark's own lo
@@ -73,15 +59,7 @@ func BenchmarkNetworkThroughput(b *testing.B) {
 		inOwnNetNS(b) // the default bridge and its DNAT rules go in the benchmark's own namespace
 		// The run below makes the default network; it goes after the container.
 		defer berthCleanup(b, "network", "rm", "bridge")
-		id := strings.TrimSpace(berth(b, "container", "run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d:9000", publishedPort),
-			img, "netprobe", "sink", ":9000"))
-		defer berthCleanup(b, "container", "rm", "-f", id)
-		raw := net.JoinHostPort("127.0.0.1", strconv.Itoa(loopbackPort))
-		hostSink(b, probe, raw)
-		pub := net.JoinHostPort("127.0.0.1", strconv.Itoa(publishedPort))
-		throughputBesideLoopback(b,
-			func(mib int) float64 { return hostSend(b, probe, pub, mib) },
-			func(mib int) float64 { return hostSend(b, probe, raw, mib) })
+		nb.publishedBesideLoopback(b, "bridge")
 	})
 	// The same container reached at its own address, without DNAT: published over direct is
 	// what the port's NAT costs. Both cross the veth at Docker's MTU of 1500, where raw
@@ -99,15 +77,7 @@ func BenchmarkNetworkThroughput(b *testing.B) {
 		inOwnNetNS(b)
 		berth(b, "network", "create", "-o", "com.docker.network.driver.mtu=65520", "bench-mtu")
 		defer berthCleanup(b, "network", "rm", "bench-mtu")
-		id := strings.TrimSpace(berth(b, "container", "run", "-d", "--network", "bench-mtu", "-p", fmt.Sprintf("127.0.0.1:%d:9000", publishedPort),
-			img, "netprobe", "sink", ":9000"))
-		defer berthCleanup(b, "container", "rm", "-f", id)
-		raw := net.JoinHostPort("127.0.0.1", strconv.Itoa(loopbackPort))
-		hostSink(b, probe, raw)
-		pub := net.JoinHostPort("127.0.0.1", strconv.Itoa(publishedPort))
-		throughputBesideLoopback(b,
-			func(mib int) float64 { return hostSend(b, probe, pub, mib) },
-			func(mib int) float64 { return hostSend(b, probe, raw, mib) })
+		nb.publishedBesideLoopback(b, "bench-mtu")
 	})
 	b.Run("container-to-container", func(b *testing.B) {
 		inOwnNetNS(b) // the network's bridge goes in the benchmark's own namespace
@@ -146,22 +116,8 @@ func BenchmarkNetworkThroughput(b *testing.B) {
 // container on a berth network (ms/lookup, the median over iterations of the mean of 300
 // lookups with Go's resolver), and the same on a Docker network where a Docker engine answers.
 func BenchmarkNetworkDNS(b *testing.B) {
-	testutil.RequireRoot(b)
-	testutil.RequireOverlay(b)
-	dir := b.TempDir()
-	env := stateEnv(b)
-	const img = "bench-netprobe:1"
-	_, rootfs := netprobeImage(b, dir, env, img)
-	berth := func(b *testing.B, args ...string) string {
-		b.Helper()
-		return cmd{args: args, dir: dir, env: env}.ok(b).stdout
-	}
-	berthCleanup := func(b *testing.B, args ...string) {
-		b.Helper()
-		if r := (cmd{args: args, dir: dir, env: env}).run(b); r.code != 0 {
-			b.Errorf("cleanup: berth %v: exit %d: %s", args, r.code, r.stderr)
-		}
-	}
+	nb := newNetBench(b)
+	rootfs, berth, berthCleanup := nb.rootfs, nb.berth, nb.cleanup
 
 	b.Run("berth", func(b *testing.B) {
 		inOwnNetNS(b) // the network's bridge goes in the benchmark's own namespace
@@ -461,4 +417,52 @@ func containerIP(b *testing.B, inspect string) string {
 	}
 	b.Fatalf("the container has no address: %s", inspect)
 	return ""
+}
+
+// img is the image of the network benchmarks: busybox with netprobe.
+const img = "bench-netprobe:1"
+
+// netBench is a network benchmark's berth: its own state root with img imported, and netprobe
+// built for the host too.
+type netBench struct {
+	dir, probe, rootfs string
+	env                []string
+}
+
+func newNetBench(b *testing.B) *netBench {
+	b.Helper()
+	testutil.RequireRoot(b)
+	testutil.RequireOverlay(b)
+	nb := &netBench{dir: b.TempDir(), env: stateEnv(b)}
+	nb.probe, nb.rootfs = netprobeImage(b, nb.dir, nb.env, img)
+	return nb
+}
+
+// berth runs a berth command that must succeed and returns its output.
+func (nb *netBench) berth(b *testing.B, args ...string) string {
+	b.Helper()
+	return cmd{args: args, dir: nb.dir, env: nb.env}.ok(b).stdout
+}
+
+// cleanup runs a berth command that removes something, reporting a failure.
+func (nb *netBench) cleanup(b *testing.B, args ...string) {
+	b.Helper()
+	if r := (cmd{args: args, dir: nb.dir, env: nb.env}).run(b); r.code != 0 {
+		b.Errorf("cleanup: berth %v: exit %d: %s", args, r.code, r.stderr)
+	}
+}
+
+// publishedBesideLoopback measures a sink container on network publishing its port on
+// 127.0.0.1, beside raw loopback.
+func (nb *netBench) publishedBesideLoopback(b *testing.B, network string) {
+	b.Helper()
+	id := strings.TrimSpace(nb.berth(b, "container", "run", "-d", "--network", network, "-p", fmt.Sprintf("127.0.0.1:%d:9000", publishedPort),
+		img, "netprobe", "sink", ":9000"))
+	defer nb.cleanup(b, "container", "rm", "-f", id)
+	raw := net.JoinHostPort("127.0.0.1", strconv.Itoa(loopbackPort))
+	hostSink(b, nb.probe, raw)
+	pub := net.JoinHostPort("127.0.0.1", strconv.Itoa(publishedPort))
+	throughputBesideLoopback(b,
+		func(mib int) float64 { return hostSend(b, nb.probe, pub, mib) },
+		func(mib int) float64 { return hostSend(b, nb.probe, raw, mib) })
 }

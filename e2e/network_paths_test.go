@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -25,6 +24,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/berth-sh/berth/internal/testutil"
 	"github.com/berth-sh/berth/network/firewall"
 )
 
@@ -35,35 +35,13 @@ const (
 	clientLANAddr = "192.0.2.2"
 )
 
-// onOwnThread runs fn on a new locked OS thread that dies with it, so that whatever fn does to
-// the thread's namespaces goes with the thread; sockets fn opens stay in the namespace they were
-// opened in wherever they are used afterwards.
-func onOwnThread(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		goruntime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		errc <- fn()
-	}()
-	return <-errc
-}
-
-// inNamespace runs fn in the network namespace ns.
-func inNamespace(ns netns.NsHandle, fn func() error) error {
-	return onOwnThread(func() error {
-		if err := netns.Set(ns); err != nil {
-			return fmt.Errorf("entering namespace: %w", err)
-		}
-		return fn()
-	})
-}
-
 // newLANClient makes the LAN client X of reference/network.md §9.1: a network namespace joined
 // to the test's own namespace by a veth, lan0 at 192.0.2.1/24 on the test's side and lan1 at
 // 192.0.2.2/24 in X. Both ends go with X when t ends.
 func newLANClient(t *testing.T) netns.NsHandle {
 	t.Helper()
 	var x netns.NsHandle
-	if err := onOwnThread(func() error {
+	if err := testutil.InThread(func() error {
 		var err error
 		x, err = netns.New()
 		return err
@@ -110,7 +88,7 @@ func newLANClient(t *testing.T) netns.NsHandle {
 
 // httpGetFrom is httpGet from a connection made in the network namespace ns.
 func httpGetFrom(ns netns.NsHandle, addr, path string) (body string, err error) {
-	err = inNamespace(ns, func() error {
+	err = testutil.InNetNS(ns, func() error {
 		body, err = httpGet(addr, path)
 		return err
 	})

@@ -20,6 +20,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-sh/berth/internal/testutil"
 )
 
 var (
@@ -528,7 +530,7 @@ func (l *lab) noLoopback(ns netns.NsHandle, gw netip.Addr) {
 	l.must(h.RouteAdd(&netlink.Route{
 		LinkIndex: l.link(h, "eth0").Attrs().Index, Dst: ipNet(netip.MustParsePrefix("127.0.0.0/8")), Gw: gw.AsSlice(),
 	}))
-	l.must(inNS(ns, func() error {
+	l.must(testutil.InNetNS(ns, func() error {
 		return os.WriteFile("/proc/sys/net/ipv4/conf/eth0/route_localnet", []byte("1"), 0o644)
 	}))
 }
@@ -584,7 +586,7 @@ func (l *lab) iptablesLists(t *testing.T, chain string) {
 		return
 	}
 	var out []byte
-	err = inNS(l.h, func() error {
+	err = testutil.InNetNS(l.h, func() error {
 		var err error
 		out, err = exec.Command(ipt, "-S", chain).CombinedOutput()
 		return err
@@ -628,7 +630,7 @@ func (l *lab) addXtCommentRule(chain, owner string) bool {
 func (l *lab) udpSink(ns netns.NsHandle, port uint16) func(time.Duration) (netip.Addr, bool) {
 	l.t.Helper()
 	var pc net.PacketConn
-	l.must(inNS(ns, func() error {
+	l.must(testutil.InNetNS(ns, func() error {
 		var err error
 		pc, err = net.ListenPacket("udp", fmt.Sprintf(":%d", port))
 		return err
@@ -647,7 +649,7 @@ func (l *lab) udpSink(ns netns.NsHandle, port uint16) func(time.Duration) (netip
 
 // sendUDP sends one datagram from ns to ap and expects no answer.
 func sendUDP(ns netns.NsHandle, ap string) error {
-	return inNS(ns, func() error {
+	return testutil.InNetNS(ns, func() error {
 		c, err := net.Dial("udp", ap)
 		if err != nil {
 			return err
@@ -696,7 +698,7 @@ func TestConcurrent(t *testing.T) {
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
-			wg.Go(func() { errs[i] = inNS(l.h, func() error { return f(i) }) })
+			wg.Go(func() { errs[i] = testutil.InNetNS(l.h, func() error { return f(i) }) })
 		}
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {

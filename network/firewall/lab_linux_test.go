@@ -77,7 +77,7 @@ func newLab(t *testing.T) *lab {
 		}))
 	}
 	// X also takes answers from 127.0.0.1, so a DNAT of its 127.0.0.1 packets would show.
-	l.must(inNS(l.x, func() error {
+	l.must(testutil.InNetNS(l.x, func() error {
 		return os.WriteFile("/proc/sys/net/ipv4/conf/ext1/route_localnet", []byte("1"), 0o644)
 	}))
 	l.sysctl("/proc/sys/net/ipv4/ip_forward", "1")
@@ -99,7 +99,7 @@ func (l *lab) enter(t *testing.T) {
 func newNS(t *testing.T) netns.NsHandle {
 	t.Helper()
 	var ns netns.NsHandle
-	err := inThread(func() error {
+	err := testutil.InThread(func() error {
 		var err error
 		ns, err = netns.New()
 		return err
@@ -109,27 +109,6 @@ func newNS(t *testing.T) netns.NsHandle {
 	}
 	t.Cleanup(func() { _ = ns.Close() })
 	return ns
-}
-
-// inThread runs fn on a new locked thread that dies after it, so that whatever fn does to the
-// thread's namespaces goes with it.
-func inThread(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		goruntime.LockOSThread() // never unlocked: see above
-		errc <- fn()
-	}()
-	return <-errc
-}
-
-// inNS runs fn in ns: sockets fn opens stay in ns wherever they are used afterwards.
-func inNS(ns netns.NsHandle, fn func() error) error {
-	return inThread(func() error {
-		if err := netns.Set(ns); err != nil {
-			return fmt.Errorf("entering namespace: %w", err)
-		}
-		return fn()
-	})
 }
 
 func requireNftables(t *testing.T) {
@@ -240,7 +219,7 @@ func (l *lab) serve(ns netns.NsHandle, port uint16) {
 		pc net.PacketConn
 	)
 	ap := fmt.Sprintf(":%d", port)
-	err := inNS(ns, func() error {
+	err := testutil.InNetNS(ns, func() error {
 		var err error
 		if ln, err = net.Listen("tcp", ap); err != nil {
 			return err
@@ -280,7 +259,7 @@ func (l *lab) serve(ns netns.NsHandle, port uint16) {
 // dialTCP connects from ns to ap and returns the client address the server saw.
 func dialTCP(ns netns.NsHandle, ap string, timeout time.Duration) (netip.Addr, error) {
 	var c net.Conn
-	err := inNS(ns, func() error {
+	err := testutil.InNetNS(ns, func() error {
 		var err error
 		c, err = (&net.Dialer{Timeout: timeout}).Dial("tcp", ap)
 		return err
@@ -301,7 +280,7 @@ func dialTCP(ns netns.NsHandle, ap string, timeout time.Duration) (netip.Addr, e
 // server saw.
 func dialUDP(ns netns.NsHandle, local, ap string, timeout time.Duration) (netip.Addr, error) {
 	var pc net.PacketConn
-	err := inNS(ns, func() error {
+	err := testutil.InNetNS(ns, func() error {
 		var err error
 		pc, err = net.ListenPacket("udp", local)
 		return err
@@ -421,7 +400,7 @@ func (l *lab) dumpRuleset(t *testing.T) {
 		return
 	}
 	var out []byte
-	err = inNS(l.h, func() error {
+	err = testutil.InNetNS(l.h, func() error {
 		var err error
 		out, err = exec.Command(nft, "list", "ruleset").CombinedOutput()
 		return err
