@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/nftables"
+
 	"github.com/berth-sh/berth/network/firewall"
 )
 
@@ -149,7 +151,7 @@ func TestNetworkLinksExposeRanges(t *testing.T) {
 		t.Errorf("ExposedPorts %v", exposed)
 	}
 	r := e.run("container", "run", "-d", "--name", "web2", "-p", "8100-8101:80", "bb:1", "busybox", "sleep", "300")
-	if r.code != 125 || !strings.Contains(r.stderr, "Bind for 0.0.0.0:8100-8101 failed: port is already allocated") {
+	if r.code != 125 || !strings.Contains(r.stderr, "Bind for 0.0.0.0:8100-8101 failed: port is already allocated (in use by container web)") {
 		t.Errorf("a full range: code %d, stderr %q", r.code, r.stderr)
 	}
 	if r := e.run("container", "run", "--rm", "--expose", "80/sctpx", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "invalid proto") {
@@ -222,4 +224,46 @@ func TestNetworkExitedContainerUnpublishes(t *testing.T) {
 	if owners, err := firewall.Owners(); err != nil || !slices.Equal(owners, []string{firewall.NetworkOwner("bridge")}) {
 		t.Errorf("after rm, rule owners %v, %v", owners, err)
 	}
+}
+
+// TestNetworkForeignFirewall: a host firewall berth cannot open (here a hand-written nftables
+// table whose forward chain drops everything) makes `network create` fail with one line naming
+// it and the bridge to allow, and nothing is left; once the firewall accepts the bridge's
+// traffic the network is made.
+func TestNetworkForeignFirewall(t *testing.T) {
+	e := newContainerEnv(t)
+	conn, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := conn.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: "hostfw"})
+	drop := nftables.ChainPolicyDrop
+	conn.AddChain(&nftables.Chain{Name: "forward", Table: table, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &drop})
+	if err := conn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("network", "create", "--subnet", "10.64.0.0/24", "blocked")
+	if r.code == 0 || !strings.Contains(r.stderr, "hostfw") || !strings.Contains(r.stderr, `network "blocked"`) ||
+		!strings.Contains(r.stderr, "accept forwarding from and to bridge berth-") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("network create behind a foreign firewall: code %d, stderr %q", r.code, r.stderr)
+	}
+	if ls := e.ok("network", "ls", "-q").stdout; ls != "" {
+		t.Errorf("networks after the failed create: %q", ls)
+	}
+	if links := berthLinks(t, 0); len(links) != 0 {
+		t.Errorf("links after the failed create: %v", links)
+	}
+	if owners, err := firewall.Owners(); err != nil || len(owners) != 0 {
+		t.Errorf("rules after the failed create: %v, %v", owners, err)
+	}
+	// An internal network forwards nothing across interfaces: it is made.
+	e.ok("network", "create", "--internal", "--subnet", "10.65.0.0/24", "inside")
+	e.ok("network", "rm", "inside")
+	conn.DelTable(table)
+	if err := conn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("network", "create", "--subnet", "10.64.0.0/24", "blocked")
+	e.ok("network", "rm", "blocked")
 }

@@ -257,7 +257,7 @@ func TestNetworkPublishedPorts(t *testing.T) {
 	}
 	// The host port is taken: a second container cannot have it, and nothing is left of it.
 	r := e.run("container", "run", "-d", "--name", "blocker", "-p", "8080:80", "bb:1", "busybox", "sleep", "30")
-	if r.code != 125 || !strings.Contains(r.stderr, "Bind for 0.0.0.0:8080 failed: port is already allocated") {
+	if r.code != 125 || !strings.Contains(r.stderr, "Bind for 0.0.0.0:8080 failed: port is already allocated (in use by container web)") {
 		t.Errorf("a taken port: code %d, stderr %q", r.code, r.stderr)
 	}
 	e.ok("container", "rm", "blocker")

@@ -49,6 +49,20 @@ func (s *Store) bringUp(n *Network) (*Network, error) {
 		_ = deleteBridge(n)
 		return nil, fmt.Errorf("network %s: %w", n.Name, err)
 	}
+	// A firewall berth cannot open for the bridge (firewalld, ufw, a
+	// hand-written table dropping forwarded traffic) would leave the
+	// network dead: say which and how to allow it, and make nothing.
+	if !n.Internal {
+		msg, err := firewall.Detect(firewallNetwork(n))
+		if err == nil && msg != "" {
+			err = &userError{msg: msg, kind: ErrBlocked}
+		}
+		if err != nil {
+			_ = removeRules(n)
+			_ = deleteBridge(n)
+			return nil, fmt.Errorf("network %s: %w", n.Name, err)
+		}
+	}
 	if err := s.save(n); err != nil {
 		_ = removeRules(n)
 		_ = deleteBridge(n)

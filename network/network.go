@@ -42,6 +42,9 @@ var (
 	ErrInvalid = errors.New("invalid network configuration")
 	// ErrInUse is matched when a network still has containers.
 	ErrInUse = errors.New("network has active endpoints")
+	// ErrBlocked is matched when a firewall berth cannot open drops the
+	// network's forwarded traffic.
+	ErrBlocked = errors.New("a firewall blocks the network")
 )
 
 type userError struct {

@@ -45,8 +45,7 @@ func Reserve(specs []PortSpec) (*Reservation, error) {
 				addr = fmt.Sprintf("%s:%d-%d", host, first, last)
 			}
 			if errors.Is(err, syscall.EADDRINUSE) {
-				// Docker's words.
-				return nil, &userError{msg: fmt.Sprintf("Bind for %s failed: port is already allocated", addr), kind: ErrInvalid}
+				return nil, &PortInUseError{Addr: addr, Proto: p.Proto, First: first, Last: last}
 			}
 			if errors.Is(err, syscall.EADDRNOTAVAIL) {
 				return nil, invalidf("cannot publish %s: %s is not an address of this host", addr, host)
@@ -80,6 +79,27 @@ func bind(proto string, addr netip.AddrPort) (*os.File, uint16, error) {
 	f, err := l.(*net.TCPListener).File()
 	return f, uint16(l.Addr().(*net.TCPAddr).Port), err
 }
+
+// PortInUseError is Reserve's answer when a host port (or every port of a
+// range) is taken. Holder, when the caller can tell, names what has it.
+type PortInUseError struct {
+	Addr        string // as Docker prints it
+	Proto       string
+	First, Last uint16
+	Holder      string
+}
+
+func (e *PortInUseError) Error() string {
+	// Docker's words, and what holds the port when known.
+	msg := fmt.Sprintf("Bind for %s failed: port is already allocated", e.Addr)
+	if e.Holder != "" {
+		msg += " (" + e.Holder + ")"
+	}
+	return msg
+}
+
+// Is makes the error match ErrInvalid.
+func (e *PortInUseError) Is(target error) bool { return target == ErrInvalid }
 
 // Close releases the ports (the monitor keeps its own copies).
 func (r *Reservation) Close() {

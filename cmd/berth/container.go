@@ -86,6 +86,9 @@ type createOptions struct {
 	interactive bool
 	tty         bool
 	tmpfs       []string
+	volumes     []string
+	mounts      []string
+	volumesFrom []string
 	logDriver   string
 	logOpts     []string
 	pull        string
@@ -140,6 +143,9 @@ func (o *createOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVarP(&o.interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
 	f.BoolVarP(&o.tty, "tty", "t", false, "Allocate a pseudo-TTY")
 	f.StringArrayVar(&o.tmpfs, "tmpfs", nil, "Mount a tmpfs directory")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "Bind mount a volume")
+	f.StringArrayVar(&o.mounts, "mount", nil, "Attach a filesystem mount to the container")
+	f.StringArrayVar(&o.volumesFrom, "volumes-from", nil, "Mount volumes from the specified container(s)")
 	f.StringVar(&o.logDriver, "log-driver", "", "Logging driver for the container (json-file)")
 	f.StringArrayVar(&o.logOpts, "log-opt", nil, "Log driver options")
 	f.StringVar(&o.pull, "pull", "missing", `Pull image before creating ("always", "missing", "never")`)
@@ -240,6 +246,25 @@ func (o *createOptions) options(f *pflag.FlagSet, args []string) (container.Opti
 		return c, err
 	}
 	c.Tmpfs = tmpfs
+	cwd, err := os.Getwd()
+	if err != nil {
+		return c, err
+	}
+	for _, v := range o.volumes {
+		m, err := container.ParseVolume(v, cwd)
+		if err != nil {
+			return c, err
+		}
+		c.Mounts = append(c.Mounts, m)
+	}
+	c.VolumesFrom = o.volumesFrom
+	for _, v := range o.mounts {
+		m, err := container.ParseMount(v, cwd)
+		if err != nil {
+			return c, err
+		}
+		c.Mounts = append(c.Mounts, m)
+	}
 	c.LogDriver = o.logDriver
 	for _, kv := range o.logOpts {
 		k, v, ok := strings.Cut(kv, "=")
@@ -518,7 +543,7 @@ func newContainerKillCommand(g *globalOptions, s streams) *cobra.Command {
 }
 
 func newContainerRemoveCommand(g *globalOptions, s streams) *cobra.Command {
-	var force bool
+	var force, removeVolumes bool
 	cmd := &cobra.Command{
 		Use:     "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Aliases: []string{"remove"},
@@ -527,7 +552,7 @@ func newContainerRemoveCommand(g *globalOptions, s streams) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(g, args, func(c *container.Container, arg string) error {
-				if err := c.Remove(cmd.Context(), force); err != nil {
+				if err := c.Remove(cmd.Context(), force, removeVolumes); err != nil {
 					return err
 				}
 				fmt.Fprintln(s.out, arg)
@@ -536,6 +561,7 @@ func newContainerRemoveCommand(g *globalOptions, s streams) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
+	cmd.Flags().BoolVarP(&removeVolumes, "volumes", "v", false, "Remove anonymous volumes associated with the container")
 	return cmd
 }
 

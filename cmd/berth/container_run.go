@@ -66,7 +66,7 @@ func runContainer(cmd *cobra.Command, g *globalOptions, s streams, o *createOpti
 	}
 	if err := c.StartWith(ctx, l, so); err != nil {
 		if o.rm {
-			_ = c.Remove(context.Background(), true)
+			_ = c.Remove(context.Background(), true, true)
 		}
 		var se *monitor.StartError
 		if errors.As(err, &se) {
@@ -105,7 +105,7 @@ func runAttached(ctx context.Context, c *container.Container, s streams, o *crea
 		return err
 	}
 	if o.rm {
-		if err := c.Remove(context.Background(), true); err != nil {
+		if err := c.Remove(context.Background(), true, true); err != nil {
 			return err
 		}
 	}

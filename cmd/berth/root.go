@@ -106,6 +106,7 @@ does, with its own container runtime and no daemon: nothing runs when no contain
 		newContainerCommand(g, s),
 		newImageCommand(g, s),
 		newNetworkCommand(g, s),
+		newVolumeCommand(g, s),
 		newSystemCommand(g, s),
 		newLoginCommand(g, s),
 		newLogoutCommand(g, s),

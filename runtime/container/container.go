@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	goruntime "runtime"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -139,6 +140,16 @@ type Options struct {
 	// ExtraHosts are "name:ip" lines for /etc/hosts (--add-host); the ip
 	// "host-gateway" is the gateway of the container's first network.
 	ExtraHosts []string `json:",omitempty"`
+	// Mounts are the container's volumes, bind mounts and tmpfs mounts
+	// (-v, --mount, compose's volumes:).
+	Mounts []Mount `json:",omitempty"`
+	// Secrets and Configs are compose's secrets and configs: files put
+	// read-only in the container with their own owner and mode.
+	Secrets []FileMount `json:",omitempty"`
+	Configs []FileMount `json:",omitempty"`
+	// VolumesFrom are containers whose mounts this one gets too,
+	// "name[:ro|rw]" (--volumes-from, compose's volumes_from).
+	VolumesFrom []string `json:",omitempty"`
 	// Links are Docker's legacy links, "name[:alias]" (--link, compose's
 	// links:): the other container answers to alias too, for this one
 	// only.
@@ -273,6 +284,19 @@ func Create(ctx context.Context, l *image.Local, root, runRoot string, o Options
 	if _, err := ExposedPorts(o.Expose); err != nil {
 		return nil, err
 	}
+	if err := checkMounts(o.Mounts); err != nil {
+		return nil, err
+	}
+	for _, f := range o.Secrets {
+		if err := f.check("secret"); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range o.Configs {
+		if err := f.check("config"); err != nil {
+			return nil, err
+		}
+	}
 	for _, l := range o.Links {
 		name, _, _ := strings.Cut(l, ":")
 		if _, err := Lookup(root, name); err != nil {
@@ -402,7 +426,24 @@ func Create(ctx context.Context, l *image.Local, root, runRoot string, o Options
 	if _, err := c.seccompFilter(); err != nil {
 		return nil, err
 	}
+	vols, err := c.volumeStore()
+	if err != nil {
+		return nil, err
+	}
+	var imageVolumes []string
+	for v := range cfgFile.Config.Volumes {
+		imageVolumes = append(imageVolumes, v)
+	}
+	sort.Strings(imageVolumes)
+	c.Options.Mounts = slices.Clone(c.Options.Mounts)
+	if err := c.mountsFrom(root); err != nil {
+		return nil, err
+	}
+	if err := c.claimVolumes(vols, imageVolumes); err != nil {
+		return nil, err
+	}
 	if err := c.save(); err != nil {
+		_ = c.releaseVolumes(true)
 		return nil, err
 	}
 	ok = true
@@ -537,7 +578,7 @@ func List(ctx context.Context, root string) ([]*Container, error) {
 		c := all[i]
 		if c.Options.AutoRemove {
 			if st, err := c.State(); err == nil && st.Status == StatusExited {
-				if err := c.Remove(ctx, false); err == nil {
+				if err := c.Remove(ctx, false, true); err == nil {
 					continue
 				}
 			}

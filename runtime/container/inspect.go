@@ -21,7 +21,20 @@ type Inspection struct {
 	LogPath         string
 	Config          InspectConfig
 	HostConfig      InspectHostConfig
+	Mounts          []InspectMount
 	NetworkSettings InspectNetworkSettings
+}
+
+// InspectMount is one entry of Docker's Mounts list.
+type InspectMount struct {
+	Type        string
+	Name        string `json:",omitempty"`
+	Source      string
+	Destination string
+	Driver      string `json:",omitempty"`
+	Mode        string
+	RW          bool
+	Propagation string
 }
 
 // InspectState is Docker's State block.
@@ -176,6 +189,7 @@ func (c *Container) Inspect() (*Inspection, error) {
 		}
 	}
 	in.NetworkSettings = c.networkSettings(running)
+	in.Mounts = c.inspectMounts()
 	for _, l := range o.Links {
 		// Docker's form: /<linked>:/<this container>/<alias>.
 		name, alias, _ := strings.Cut(strings.TrimPrefix(l, "/"), ":")

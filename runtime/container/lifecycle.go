@@ -72,7 +72,7 @@ func (c *Container) StartWith(ctx context.Context, l *image.Local, so StartOptio
 			return fmt.Errorf("start %s: find berth's binary: %w", c.Name, err)
 		}
 		spec.OnExit = []string{cli, "--root", filepath.Dir(filepath.Dir(c.bundle)),
-			"--run-root", filepath.Dir(filepath.Dir(c.RunDir)), "container", "rm", c.ID}
+			"--run-root", filepath.Dir(filepath.Dir(c.RunDir)), "container", "rm", "-v", c.ID}
 	}
 	self, err := monitor.Binary()
 	if err != nil {
@@ -84,6 +84,10 @@ func (c *Container) StartWith(ctx context.Context, l *image.Local, so StartOptio
 	if specs := c.portSpecs(); len(specs) > 0 {
 		res, err = network.Reserve(specs)
 		if err != nil {
+			var inUse *network.PortInUseError
+			if errors.As(err, &inUse) {
+				inUse.Holder = portHolder(filepath.Dir(filepath.Dir(c.bundle)), inUse)
+			}
 			if errors.Is(err, network.ErrInvalid) {
 				return invalid(err)
 			}
@@ -137,8 +141,9 @@ func (c *Container) Stop(ctx context.Context, timeout *time.Duration) error {
 	if err := monitor.Stop(ctx, c.RunDir, t); err != nil {
 		return fmt.Errorf("stop %s: %w", c.Name, err)
 	}
-	// As with Docker, a stopped container publishes nothing.
-	return c.unpublish()
+	// As with Docker, a stopped container publishes nothing and holds no
+	// volume mounted.
+	return errors.Join(c.unpublish(), c.unmountVolumes())
 }
 
 // Kill sends sig to the container's workload (through its init).
@@ -166,7 +171,7 @@ func (c *Container) Wait(ctx context.Context) (monitor.State, error) {
 
 // Remove deletes the container: its monitor state and cgroup, the rootfs
 // mount and every file. A running container needs force, which kills it.
-func (c *Container) Remove(ctx context.Context, force bool) error {
+func (c *Container) Remove(ctx context.Context, force, removeVolumes bool) error {
 	st, err := c.State()
 	if err != nil {
 		return err
@@ -185,7 +190,7 @@ func (c *Container) Remove(ctx context.Context, force bool) error {
 	if err := c.clearExited(ctx); err != nil {
 		return fmt.Errorf("remove %s: %w", c.Name, err)
 	}
-	if err := errors.Join(c.unpublish(), c.unplugNetworks()); err != nil {
+	if err := errors.Join(c.unpublish(), c.unplugNetworks(), c.releaseVolumes(removeVolumes)); err != nil {
 		return fmt.Errorf("remove %s: %w", c.Name, err)
 	}
 	if err := image.Unmount(c.rootfsPath()); err != nil {

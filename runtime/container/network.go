@@ -561,3 +561,24 @@ func (c *Container) networkSettings(running bool) InspectNetworkSettings {
 	}
 	return ns
 }
+
+// portHolder names what holds a taken host port: the berth container that
+// publishes it, or a process outside berth.
+func portHolder(root string, e *network.PortInUseError) string {
+	all, err := list(root)
+	if err != nil {
+		return ""
+	}
+	for _, o := range all {
+		st, err := o.State()
+		if err != nil || st.Status != StatusRunning && st.Status != StatusRestarting && st.Status != StatusPaused {
+			continue
+		}
+		for _, p := range o.Published {
+			if p.Proto == e.Proto && p.HostPort >= e.First && p.HostPort <= e.Last {
+				return "in use by container " + o.Name
+			}
+		}
+	}
+	return "in use by a process outside berth"
+}

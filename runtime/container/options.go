@@ -198,6 +198,16 @@ func (c *Container) spec() (monitor.Spec, error) {
 	if err != nil {
 		return monitor.Spec{}, err
 	}
+	vm, err := c.volumeMounts()
+	if err != nil {
+		return monitor.Spec{}, err
+	}
+	mounts = append(mounts, vm...)
+	fm, err := c.fileMounts()
+	if err != nil {
+		return monitor.Spec{}, err
+	}
+	mounts = append(mounts, fm...)
 	logOpts, err := jsonlog.ParseOptions(o.LogOpts)
 	if err != nil {
 		return monitor.Spec{}, invalid(err)

@@ -477,7 +477,12 @@ func applyChange(c *v1.Config, change string) error {
 		if c.Volumes == nil {
 			c.Volumes = map[string]struct{}{}
 		}
-		for _, v := range commandForm(rest) {
+		// A JSON array, or paths separated by spaces (not a shell command).
+		var paths []string
+		if !strings.HasPrefix(rest, "[") || json.Unmarshal([]byte(rest), &paths) != nil {
+			paths = strings.Fields(rest)
+		}
+		for _, v := range paths {
 			c.Volumes[v] = struct{}{}
 		}
 	case "HEALTHCHECK":

@@ -2,7 +2,10 @@ package rootfs
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -181,4 +184,24 @@ func readlinkat(dirfd int, name string) (string, error) {
 		}
 	}
 	return "", errors.New("symlink target too long")
+}
+
+// InRoot returns the host path of the container path p inside the rootfs
+// at root, resolved as the container would see it: symlinks expanded
+// inside root, ".." stopping there. ok is false when nothing is there.
+func InRoot(root, p string) (hostPath string, ok bool, err error) {
+	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", false, &os.PathError{Op: "open", Path: root, Err: err}
+	}
+	defer unix.Close(rootfd)
+	fd, rel, err := resolveInRoot(rootfd, p, createNone)
+	if err == unix.ENOENT || err == unix.ENOTDIR {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("resolve %s in %s: %w", p, root, err)
+	}
+	unix.Close(fd)
+	return filepath.Join(root, rel), true, nil
 }

@@ -19,3 +19,8 @@ func HostDevices() ([]Device, error) {
 }
 
 func flagString(f uintptr) string { return fmt.Sprintf("%#x", f) }
+
+// InRoot is not supported off Linux.
+func InRoot(root, p string) (string, bool, error) {
+	return "", false, fmt.Errorf("rootfs: resolving %s needs Linux", p)
+}
