@@ -527,7 +527,7 @@ func TestNetworkKilledMidRun(t *testing.T) {
 
 	// The container's record is there, stopped: its published port's rules have no owner any
 	// more; its endpoint and namespace are its own until rm.
-	if r := e.ok("system", "gc").stdout; r != "Removed 0 endpoints, 0 links, 0 network namespaces, 1 rule owners\n" {
+	if r := e.ok("system", "gc").stdout; r != "Removed 0 endpoints, 0 links, 0 network namespaces, 1 rule owners, 0 volume users\n" {
 		t.Errorf("gc: %q", r)
 	}
 	if owners, err := firewall.Owners(); err != nil || !slices.Equal(owners, []string{firewall.NetworkOwner("app")}) {

@@ -130,6 +130,8 @@ func TestNetworkContainers(t *testing.T) {
 	if links := berthLinks(t, 0); len(links) != 0 {
 		t.Errorf("links left: %v", links)
 	}
+	// The volume the lost container used is free again, and kept its name.
+	e.ok("volume", "rm", "gcvol")
 }
 
 // fakeUpstream answers every A query for example.test with 192.0.2.99 and anything else with
@@ -381,7 +383,7 @@ func TestNetworkPublishAllAndExtraHosts(t *testing.T) {
 func TestNetworkGCAfterCrash(t *testing.T) {
 	e := newContainerEnv(t)
 	e.ok("network", "create", "--subnet", "10.55.0.0/24", "app")
-	id := strings.TrimSpace(e.ok("container", "run", "-d", "--network", "app", "-p", "8080:80", "bb:1", "busybox", "sleep", "3001").stdout)
+	id := strings.TrimSpace(e.ok("container", "run", "-d", "--network", "app", "-p", "8080:80", "-v", "gcvol:/data", "bb:1", "busybox", "sleep", "3001").stdout)
 	pid := int(e.stateFile(id)["monitor_pid"].(float64))
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil { // this test's own container's monitor
 		t.Fatal(err)
@@ -401,7 +403,7 @@ func TestNetworkGCAfterCrash(t *testing.T) {
 	if links := berthLinks(t, 2); len(links) != 2 {
 		t.Fatalf("before gc, links %v (want the bridge and the veth)", links)
 	}
-	if r := e.ok("system", "gc").stdout; r != "Removed 1 endpoints, 0 links, 1 network namespaces, 1 rule owners\n" {
+	if r := e.ok("system", "gc").stdout; r != "Removed 1 endpoints, 0 links, 1 network namespaces, 1 rule owners, 1 volume users\n" {
 		t.Errorf("gc: %q", r)
 	}
 	if links := berthLinks(t, 1); len(links) != 1 {
@@ -413,7 +415,7 @@ func TestNetworkGCAfterCrash(t *testing.T) {
 	if ns, _ := os.ReadDir(filepath.Join(e.root, "run", "netns")); len(ns) != 0 {
 		t.Errorf("after gc, namespaces %v", ns)
 	}
-	if r := e.ok("system", "gc").stdout; r != "Removed 0 endpoints, 0 links, 0 network namespaces, 0 rule owners\n" {
+	if r := e.ok("system", "gc").stdout; r != "Removed 0 endpoints, 0 links, 0 network namespaces, 0 rule owners, 0 volume users\n" {
 		t.Errorf("a second gc: %q", r)
 	}
 	e.ok("network", "rm", "app")

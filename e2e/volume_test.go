@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -15,6 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-sh/berth/internal/testutil"
+	"github.com/berth-sh/berth/network"
+	"github.com/berth-sh/berth/runtime/container"
+	"github.com/berth-sh/berth/runtime/image"
 )
 
 // tarDir makes a tarball of dir for `image import`, owners and modes as they are.
@@ -257,4 +261,91 @@ func TestBindMounts(t *testing.T) {
 	}
 	e.ok("container", "rm", "-f", "dev")
 	e.ok("volume", "rm", "evilvol")
+}
+
+// TestSecretsAndConfigs: compose's secrets and configs, as the compose engine hands them to
+// the runtime: read-only files with their own owner and mode, from a host file or from
+// content, at /run/secrets/<name> or the target given. (No docker run flag makes them, so the
+// test creates the container through berth's Go API, in its own state root, and drives it
+// with the CLI.)
+func TestSecretsAndConfigs(t *testing.T) {
+	e := newContainerEnv(t)
+	hostFile := filepath.Join(t.TempDir(), "db_password.txt")
+	if err := os.WriteFile(hostFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := image.OpenLocal(e.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runRoot := strings.TrimPrefix(e.env[1], "BERTH_RUN_ROOT=")
+	c, err := container.Create(context.Background(), l, e.root, runRoot, container.Options{
+		Name: "app", Image: "bb:1", Cmd: []string{"busybox", "sleep", "300"},
+		Networks: []network.Attachment{{Network: network.DefaultNetwork}},
+		Secrets: []container.FileMount{
+			{Name: "db_password", Target: container.DefaultSecretTarget("db_password", ""), File: hostFile, UID: 999, GID: 998, Mode: 0o400},
+			{Name: "api_key", Target: container.DefaultSecretTarget("api_key", "keys/api"), Content: []byte("from-env"), Mode: 0o440},
+		},
+		Configs: []container.FileMount{{Name: "app_cfg", Target: "/etc/app.conf", Content: []byte("level=debug\n")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ok("container", "start", c.ID)
+	out := e.ok("container", "exec", "app", "sh", "-c",
+		"busybox stat -c '%n %u:%g %a' /run/secrets/db_password /run/secrets/keys/api /etc/app.conf; cat /run/secrets/db_password /run/secrets/keys/api /etc/app.conf").stdout
+	want := "/run/secrets/db_password 999:998 400\n/run/secrets/keys/api 0:0 440\n/etc/app.conf 0:0 444\ns3cret\nfrom-envlevel=debug\n"
+	if out != want {
+		t.Errorf("secrets and configs in the container:\n%s\nwant\n%s", out, want)
+	}
+	// Not writable, not even by root in the container; the host file keeps its own mode.
+	for _, p := range []string{"/run/secrets/db_password", "/etc/app.conf"} {
+		if r := e.run("container", "exec", "app", "sh", "-c", "echo x > "+p); r.code == 0 || !strings.Contains(r.stderr, "Read-only file system") {
+			t.Errorf("a write to %s: code %d, stderr %q", p, r.code, r.stderr)
+		}
+	}
+	if fi, err := os.Stat(hostFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the host's secret file: %v, %v", fi.Mode(), err)
+	}
+	// Bad input is refused at create, naming the secret.
+	_, err = container.Create(context.Background(), l, e.root, runRoot, container.Options{
+		Image: "bb:1", Secrets: []container.FileMount{{Name: "gone", Target: "/run/secrets/gone", File: "/nonexistent/secret"}}})
+	if err == nil || !strings.Contains(err.Error(), "secret gone: file /nonexistent/secret is not a readable file") {
+		t.Errorf("a secret from a missing file: %v", err)
+	}
+}
+
+// TestVolumeDriverOptsSubpathTmpfs: a tmpfs volume made with driver options, a subpath of a
+// volume, and a tmpfs mount with size and mode.
+func TestVolumeDriverOptsSubpathTmpfs(t *testing.T) {
+	e := newContainerEnv(t)
+	e.ok("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=2m,mode=0750", "scratch")
+	e.ok("container", "run", "-d", "--name", "holder", "-v", "scratch:/s", "bb:1", "busybox", "sleep", "300")
+	out := e.ok("container", "run", "--rm", "-v", "scratch:/s", "bb:1", "sh", "-c", "busybox stat -f -c %T /s; busybox stat -c %a /s; echo shared > /s/f").stdout
+	if out != "tmpfs\n750\n" {
+		t.Errorf("a tmpfs volume: %q", out)
+	}
+	if out := e.ok("container", "exec", "holder", "cat", "/s/f").stdout; out != "shared\n" {
+		t.Errorf("the tmpfs volume between two containers: %q", out)
+	}
+	// As with Docker's local driver, a tmpfs volume is memory while a container has it.
+	e.ok("container", "rm", "-f", "holder")
+	if out := e.ok("container", "run", "--rm", "-v", "scratch:/s", "bb:1", "busybox", "ls", "-A", "/s").stdout; out != "" {
+		t.Errorf("a tmpfs volume nobody had: %q", out)
+	}
+	e.ok("volume", "rm", "scratch")
+
+	e.ok("container", "run", "--rm", "-v", "tree:/t", "bb:1", "sh", "-c", "busybox mkdir -p /t/a/b; echo deep > /t/a/b/f")
+	if out := e.ok("container", "run", "--rm", "--mount", "source=tree,target=/sub,volume-subpath=a/b", "bb:1", "cat", "/sub/f").stdout; out != "deep\n" {
+		t.Errorf("volume-subpath a/b: %q", out)
+	}
+	if r := e.run("container", "run", "--rm", "--mount", "source=tree,target=/sub,volume-subpath=nope", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "subpath nope does not exist") {
+		t.Errorf("a missing subpath: code %d, stderr %q", r.code, r.stderr)
+	}
+	out = e.ok("container", "run", "--rm", "--mount", "type=tmpfs,target=/cache,tmpfs-size=1m,tmpfs-mode=1770", "bb:1", "sh", "-c",
+		"busybox stat -f -c %T /cache; busybox stat -c %a /cache; busybox df -k /cache | busybox tail -1 | busybox awk '{print $2}'").stdout
+	if out != "tmpfs\n1770\n1024\n" {
+		t.Errorf("a tmpfs mount: %q", out)
+	}
+	e.ok("volume", "rm", "tree")
 }
