@@ -430,3 +430,6 @@ func (c *Container) mountsFrom(root string) error {
 	}
 	return nil
 }
+
+// CheckMount refuses what no mount may be (compose's volumes, mapped by the engine).
+func CheckMount(m Mount) error { return m.check() }
