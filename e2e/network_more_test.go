@@ -9,8 +9,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-sh/berth/network/firewall"
 )
@@ -41,6 +44,36 @@ func TestNetworkIPv6(t *testing.T) {
 	if ctr["GlobalIPv6Address"] != "fd60::50" || ctr["IPv6Gateway"] != "fd60::1" || !strings.HasPrefix(ctr["IPAddress"].(string), "10.60.0.") {
 		t.Errorf("container inspect on the dual-stack network: %v", ctr)
 	}
+
+	// A port with no host address is published on both families, on the same host port.
+	e.ok("container", "run", "-d", "--name", "web6", "--network", "six", "-p", "8090:80", "-p", "[::]::81", "bb:1", "sh", "-c",
+		"echo six > /i; busybox httpd -f -p 80 -h /")
+	ports := e.ok("container", "port", "web6").stdout
+	if !strings.Contains(ports, "80/tcp -> 0.0.0.0:8090\n") || !strings.Contains(ports, "80/tcp -> [::]:8090\n") || !strings.Contains(ports, "81/tcp -> [::]:") {
+		t.Errorf("container port of a dual-stack container:\n%s", ports)
+	}
+	// An IPv6 address of the host's own (on lo of the test's namespace) reaches it.
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.AddrAdd(lo, &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP("fd99::1"), Mask: net.CIDRMask(128, 128)}, Flags: unix.IFA_F_NODAD}); err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	for range 50 { // httpd is starting
+		if body, err = httpGet("[fd99::1]:8090", "/i"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if body != "six\n" {
+		t.Errorf("GET [fd99::1]:8090: %q, %v", body, err)
+	}
+	if r := e.run("container", "run", "--rm", "-p", "[::]:8091:80", "bb:1", "true"); r.code != 125 || !strings.Contains(r.stderr, "the container has no IPv6 address") {
+		t.Errorf("an IPv6 port on an IPv4-only container: code %d, stderr %q", r.code, r.stderr)
+	}
+	e.ok("container", "rm", "-f", "web6")
 
 	// No subnet given: a ULA /64.
 	e.ok("network", "create", "--ipv6", "auto6")
@@ -75,7 +108,7 @@ func TestNetworkIPv6(t *testing.T) {
 		}
 	}
 	e.ok("container", "rm", "-f", "web", "db")
-	e.ok("network", "rm", "six", "auto6", "four")
+	e.ok("network", "rm", "six", "auto6", "four", "bridge")
 	if links := berthLinks(t, 0); len(links) != 0 {
 		t.Errorf("links left: %v", links)
 	}

@@ -18,12 +18,23 @@ type PortSpec struct {
 	HostPort      uint16     `json:",omitempty"`
 	HostPortEnd   uint16     `json:",omitempty"`
 	ContainerPort uint16
+	// Twin is the IPv6 side of the spec before it, published on the
+	// same host port.
+	Twin bool `json:",omitempty"`
 }
 
 func (p PortSpec) String() string {
 	host := "0.0.0.0"
 	if p.HostIP.IsValid() {
 		host = p.HostIP.String()
+	}
+	if p.HostIP.Is6() {
+		host = "[" + host + "]"
+		s := fmt.Sprintf("%d/%s -> %s:%d", p.ContainerPort, p.Proto, host, p.HostPort)
+		if p.HostPortEnd != 0 {
+			s += fmt.Sprintf("-%d", p.HostPortEnd)
+		}
+		return s
 	}
 	s := fmt.Sprintf("%d/%s -> %s", p.ContainerPort, p.Proto, netip.AddrPortFrom(netip.MustParseAddr(host), p.HostPort))
 	if p.HostPortEnd != 0 {
@@ -55,10 +66,11 @@ func ParsePorts(values []string) ([]PortSpec, error) {
 				if err != nil {
 					return nil, invalidf("invalid port %q: bad host IP %q", v, c.HostIP)
 				}
-				if !ip.Is4() {
-					return nil, invalidf("invalid port %q: IPv6 host addresses are not supported by berth yet", v)
+				if ip.Is4In6() {
+					ip = ip.Unmap()
 				}
-				if !ip.IsUnspecified() {
+				if !ip.IsUnspecified() || ip.Is6() {
+					// "::" stays: IPv6 only, where no address means both.
 					p.HostIP = ip
 				}
 			}

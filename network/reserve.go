@@ -22,13 +22,18 @@ type Reservation struct {
 }
 
 // Reserve binds every port of specs, taking a free port where HostPort is
-// 0, or the first free one of a range.
+// 0, or the first free one of a range. A spec with Twin set takes the port
+// its predecessor got (the IPv6 side of a port published on both
+// families).
 func Reserve(specs []PortSpec) (*Reservation, error) {
 	r := &Reservation{}
-	for _, p := range specs {
+	for i, p := range specs {
 		host := netip.IPv4Unspecified()
 		if p.HostIP.IsValid() {
 			host = p.HostIP
+		}
+		if p.Twin && i > 0 {
+			p.HostPort, p.HostPortEnd = r.Ports[i-1].HostPort, 0
 		}
 		first, last := p.HostPort, max(p.HostPortEnd, p.HostPort)
 		var f *os.File
@@ -62,8 +67,12 @@ func Reserve(specs []PortSpec) (*Reservation, error) {
 // bind makes the socket that holds addr (port 0: a free one), and returns
 // it with the port it got.
 func bind(proto string, addr netip.AddrPort) (*os.File, uint16, error) {
+	family := "4"
+	if addr.Addr().Is6() {
+		family = "6" // IPV6_V6ONLY: beside the IPv4 socket of the same port
+	}
 	if proto == "udp" {
-		c, err := net.ListenPacket("udp4", addr.String())
+		c, err := net.ListenPacket("udp"+family, addr.String())
 		if err != nil {
 			return nil, addr.Port(), err
 		}
@@ -71,7 +80,7 @@ func bind(proto string, addr netip.AddrPort) (*os.File, uint16, error) {
 		f, err := c.(*net.UDPConn).File()
 		return f, uint16(c.LocalAddr().(*net.UDPAddr).Port), err
 	}
-	l, err := net.Listen("tcp4", addr.String())
+	l, err := net.Listen("tcp"+family, addr.String())
 	if err != nil {
 		return nil, addr.Port(), err
 	}

@@ -625,15 +625,16 @@ func newContainerPortCommand(g *globalOptions, s streams) *cobra.Command {
 			found := false
 			for _, p := range c.Published {
 				key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
-				host := "0.0.0.0"
+				host := netip.IPv4Unspecified()
 				if p.HostIP.IsValid() {
-					host = p.HostIP.String()
+					host = p.HostIP
 				}
+				hostPort := netip.AddrPortFrom(host, p.HostPort) // [::]:8080 for IPv6, as Docker prints it
 				switch {
 				case len(args) == 1:
-					fmt.Fprintf(s.out, "%s -> %s:%d\n", key, host, p.HostPort)
+					fmt.Fprintf(s.out, "%s -> %s\n", key, hostPort)
 				case args[1] == key || args[1] == strconv.Itoa(int(p.ContainerPort)) && p.Proto == "tcp":
-					fmt.Fprintf(s.out, "%s:%d\n", host, p.HostPort)
+					fmt.Fprintf(s.out, "%s\n", hostPort)
 					found = true
 				}
 			}

@@ -64,7 +64,7 @@ func (c *Container) plug() (string, []netip.Addr, *firstEndpoint, error) {
 			return "", nil, nil, err
 		}
 		if i == 0 {
-			first = &firstEndpoint{bridge: n.Bridge, ip: ep.IPv4, gateway: n.IPv4.Gateway}
+			first = &firstEndpoint{bridge: n.Bridge, ip: ep.IPv4, ip6: ep.IPv6, gateway: n.IPv4.Gateway}
 		}
 		addrs = append(addrs, ep.IPv4)
 		if ep.IPv6.IsValid() {
@@ -87,6 +87,7 @@ func ifName(a network.Attachment, i int) string {
 type firstEndpoint struct {
 	bridge  string
 	ip      netip.Addr
+	ip6     netip.Addr // when the network has IPv6
 	gateway netip.Addr
 }
 
@@ -107,7 +108,19 @@ func (c *Container) portSpecs() []network.PortSpec {
 			}
 		}
 	}
-	return specs
+	if c.first == nil || !c.first.ip6.IsValid() {
+		return specs
+	}
+	// On a network with IPv6, a port given no host address is published on
+	// both families, on the same host port, as with Docker.
+	var both []network.PortSpec
+	for _, p := range specs {
+		both = append(both, p)
+		if !p.HostIP.IsValid() {
+			both = append(both, network.PortSpec{Proto: p.Proto, HostIP: netip.IPv6Unspecified(), ContainerPort: p.ContainerPort, Twin: true})
+		}
+	}
+	return both
 }
 
 // ExposedPorts expands exposed ports ("80", "53/udp", "8000-8002/tcp") to
@@ -402,8 +415,15 @@ func (c *Container) publish(ports []network.PortSpec) error {
 	}
 	var rules []firewall.Port
 	for _, p := range ports {
+		ip := c.first.ip
+		if p.HostIP.Is6() {
+			if !c.first.ip6.IsValid() {
+				return invalidf("cannot publish %s: the container has no IPv6 address (its network has no IPv6: network create --ipv6)", p)
+			}
+			ip = c.first.ip6
+		}
 		rules = append(rules, firewall.Port{Proto: p.Proto, HostIP: p.HostIP, HostPort: p.HostPort,
-			ContainerIP: c.first.ip, ContainerPort: p.ContainerPort, Bridge: c.first.bridge})
+			ContainerIP: ip, ContainerPort: p.ContainerPort, Bridge: c.first.bridge})
 	}
 	if err := firewall.AddPorts(c.ID, rules); err != nil {
 		return err
