@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-sh/berth/compose"
+	"github.com/berth-sh/berth/engine"
+	"github.com/berth-sh/berth/runtime/container"
+)
+
+// newEngine is the compose engine on the state root, printing progress on stderr as docker
+// compose does.
+func newEngine(g *globalOptions, s streams) (*engine.Engine, error) {
+	l, err := openImages(g)
+	if err != nil {
+		return nil, err
+	}
+	return &engine.Engine{
+		Root: g.root, RunRoot: g.runRoot, Images: l, Out: s.err, Compatibility: g.compatibility,
+		EnsureImage: func(ctx context.Context, ref string) error { return ensureImage(ctx, l, s, ref, "missing") },
+	}, nil
+}
+
+// composeError is err with docker compose's exit code, 1 for every failure (a container's bad
+// input is 125 only for the container commands); an interrupt stays 130.
+func composeError(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return errors.New(err.Error())
+}
+
+// loadProject loads the project the run commands work on: berth refuses what it cannot run.
+func loadProject(ctx context.Context, g *globalOptions, services []string) (*compose.Project, error) {
+	p, err := compose.Load(ctx, g.loadOptions(services))
+	if err != nil {
+		return nil, err
+	}
+	warnFindings(p.Findings)
+	return p, nil
+}
+
+func newUpCommand(g *globalOptions, s streams) *cobra.Command {
+	var o engine.UpOptions
+	var detach bool
+	cmd := &cobra.Command{
+		Use:   "up [OPTIONS] [SERVICE...]",
+		Short: "Create and start containers",
+		Example: `  berth up -d
+  berth -f compose.yaml -f compose.dev.yaml up -d web`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !detach {
+				return errors.New("berth up: attached mode (streaming the services' logs) is not built yet: use up -d, then berth container logs")
+			}
+			if o.ForceRecreate && o.NoRecreate {
+				return errors.New("--force-recreate and --no-recreate are incompatible")
+			}
+			p, err := loadProject(cmd.Context(), g, args)
+			if err != nil {
+				return err
+			}
+			e, err := newEngine(g, s)
+			if err != nil {
+				return err
+			}
+			return composeError(e.Up(cmd.Context(), p.Project, o))
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&detach, "detach", "d", false, "Detached mode: Run containers in the background")
+	f.BoolVar(&o.ForceRecreate, "force-recreate", false, "Recreate containers even if their configuration hasn't changed")
+	f.BoolVar(&o.NoRecreate, "no-recreate", false, "If containers already exist, don't recreate them")
+	f.BoolVar(&o.NoStart, "no-start", false, "Don't start the services after creating them")
+	f.BoolVar(&o.RemoveOrphans, "remove-orphans", false, "Remove containers for services not defined in the Compose file")
+	return cmd
+}
+
+// projectName is the project a command that may run without the file works on: -p, else the
+// loaded file's.
+func projectName(ctx context.Context, g *globalOptions) (string, error) {
+	if g.projectName != "" {
+		return g.projectName, nil
+	}
+	p, err := loadProject(ctx, g, nil)
+	if err != nil {
+		return "", err
+	}
+	return p.Name, nil
+}
+
+func newDownCommand(g *globalOptions, s streams) *cobra.Command {
+	var o engine.DownOptions
+	var timeout int
+	var removeOrphans bool
+	cmd := &cobra.Command{
+		Use:     "down [OPTIONS]",
+		Short:   "Stop and remove containers, networks",
+		Example: `  berth down -v`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			name, err := projectName(cmd.Context(), g)
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("timeout") {
+				t := time.Duration(timeout) * time.Second
+				o.Timeout = &t
+			}
+			e, err := newEngine(g, s)
+			if err != nil {
+				return err
+			}
+			return composeError(e.Down(cmd.Context(), name, o))
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.Volumes, "volumes", "v", false, "Remove named volumes declared in the \"volumes\" section of the Compose file and anonymous volumes attached to containers")
+	f.IntVarP(&timeout, "timeout", "t", 10, "Specify a shutdown timeout in seconds")
+	// Every container with the project's label goes, orphans included.
+	f.BoolVar(&removeOrphans, "remove-orphans", false, "Remove containers for services not defined in the Compose file")
+	return cmd
+}
+
+// psRow is one line of `ps`, with docker compose's JSON field names.
+type psRow struct {
+	ID, Name, Image, Command, Project, Service, State, Health, Status, Ports, CreatedAt string
+	ExitCode                                                                         int
+}
+
+func newPsCommand(g *globalOptions, s streams) *cobra.Command {
+	var all, quiet, services bool
+	var format string
+	var status []string
+	cmd := &cobra.Command{
+		Use:     "ps [OPTIONS] [SERVICE...]",
+		Short:   "List containers",
+		Example: `  berth ps -a`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := projectName(cmd.Context(), g)
+			if err != nil {
+				return err
+			}
+			e, err := newEngine(g, s)
+			if err != nil {
+				return err
+			}
+			cs, err := e.Containers(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			var rows []psRow
+			var created []time.Time
+			seen := map[string]bool{}
+			for _, c := range cs {
+				svc := c.Options.Labels[engine.LabelService]
+				if len(args) > 0 && !slices.Contains(args, svc) {
+					continue
+				}
+				st, err := c.Status()
+				if err != nil {
+					return err
+				}
+				if !all && st.Status != container.StatusRunning && st.Status != container.StatusRestarting && st.Status != container.StatusPaused && len(status) == 0 {
+					continue
+				}
+				if len(status) > 0 && !slices.Contains(status, st.Status) {
+					continue
+				}
+				health := ""
+				if st.Health != nil {
+					health = st.Health.Status
+				}
+				var ports []string
+				for _, p := range c.Published {
+					// docker compose ps's form: 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp.
+					host := netip.IPv4Unspecified()
+					if p.HostIP.IsValid() {
+						host = p.HostIP
+					}
+					ports = append(ports, fmt.Sprintf("%s->%d/%s", netip.AddrPortFrom(host, p.HostPort), p.ContainerPort, p.Proto))
+				}
+				rows = append(rows, psRow{ID: c.ID, Name: c.Name, Image: c.Options.Image, Command: strconv.Quote(c.Command()),
+					Project: name, Service: svc, State: st.Status, Health: health, Status: statusText(st),
+					Ports: strings.Join(ports, ", "), CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), ExitCode: st.ExitCode})
+				created = append(created, c.Created)
+				seen[svc] = true
+			}
+			switch {
+			case quiet:
+				for _, r := range rows {
+					fmt.Fprintln(s.out, r.ID)
+				}
+				return nil
+			case services:
+				var names []string
+				for svc := range seen {
+					names = append(names, svc)
+				}
+				sort.Strings(names)
+				for _, n := range names {
+					fmt.Fprintln(s.out, n)
+				}
+				return nil
+			}
+			return printListing(s.out, format, rows, func(tw io.Writer) {
+				fmt.Fprintln(tw, "NAME\tIMAGE\tCOMMAND\tSERVICE\tCREATED\tSTATUS\tPORTS")
+				for i, r := range rows {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Image, r.Command, r.Service,
+						units.HumanDuration(time.Since(created[i]))+" ago", r.Status, r.Ports)
+				}
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&all, "all", "a", false, "Show all stopped containers (including those created by the run command)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "Only display IDs")
+	f.BoolVar(&services, "services", false, "Display services")
+	f.StringVar(&format, "format", "", "Format output: table or json")
+	f.StringArrayVar(&status, "status", nil, "Filter services by status (created, running, paused, restarting, exited)")
+	return cmd
+}

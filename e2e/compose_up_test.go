@@ -1,0 +1,229 @@
+//go:build linux
+
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// upCompose is a web service behind a published port that reads from a database-like service
+// by name, with a named volume; web waits for db to be healthy.
+const upCompose = `
+services:
+  web:
+    image: bb:1
+    command: ["sh", "-c", "busybox mkdir -p /www && echo web-$$LEVEL > /www/index.html && exec busybox httpd -f -p 80 -h /www"]
+    environment:
+      LEVEL: one
+    ports: ["8080:80"]
+    depends_on:
+      db:
+        condition: service_healthy
+  db:
+    image: bb:1
+    command: ["sh", "-c", "echo stored > /data/state && exec busybox httpd -f -p 80 -h /data"]
+    volumes: [dbdata:/data]
+    healthcheck:
+      test: ["CMD", "busybox", "test", "-f", "/data/state"]
+      interval: 1s
+      retries: 30
+volumes:
+  dbdata:
+`
+
+func TestComposeUpDown(t *testing.T) {
+	e := newContainerEnv(t)
+	file := filepath.Join(e.dir, "compose.yaml")
+	if err := os.WriteFile(file, []byte(upCompose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.run("-p", "shop", "down", "-v") })
+	r := e.ok("-p", "shop", "up", "-d")
+	for _, want := range []string{" Network shop_default  Created", ` Volume "shop_dbdata"  Created`, " Container shop-db-1  Started", " Container shop-db-1  Healthy", " Container shop-web-1  Started"} {
+		if !strings.Contains(r.stderr, want+"\n") {
+			t.Errorf("up -d progress: want %q in\n%s", want, r.stderr)
+		}
+	}
+	if strings.Index(r.stderr, "shop-db-1  Started") > strings.Index(r.stderr, "shop-web-1  Created") {
+		t.Errorf("web was created before db was started:\n%s", r.stderr)
+	}
+	if ps := strings.Fields(e.ok("-p", "shop", "ps", "--services").stdout); !slices.Equal(ps, []string{"db", "web"}) {
+		t.Errorf("ps --services: %v", ps)
+	}
+	// web reaches db by its service name; the host reaches web on the published port.
+	if out := e.ok("container", "exec", "shop-web-1", "busybox", "wget", "-qO-", "http://db/state").stdout; out != "stored\n" {
+		t.Errorf("web to db by name: %q", out)
+	}
+	var body string
+	for range 50 {
+		var err error
+		if body, err = httpGet("127.0.0.1:8080", "/index.html"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if body != "web-one\n" {
+		t.Errorf("GET 127.0.0.1:8080: %q", body)
+	}
+	// The labels docker compose writes.
+	labels := e.inspect("shop-web-1")["Config"].(map[string]any)["Labels"].(map[string]any)
+	for k, v := range map[string]string{"com.docker.compose.project": "shop", "com.docker.compose.service": "web", "com.docker.compose.container-number": "1", "com.docker.compose.oneoff": "False"} {
+		if labels[k] != v {
+			t.Errorf("label %s = %v, want %s", k, labels[k], v)
+		}
+	}
+	hash := strings.TrimSpace(e.ok("config", "--hash", "web").stdout)
+	if !strings.HasSuffix(hash, labels["com.docker.compose.config-hash"].(string)) {
+		t.Errorf("config-hash label %v, config --hash says %q", labels["com.docker.compose.config-hash"], hash)
+	}
+	dbID := e.inspect("shop-db-1")["Id"]
+
+	// Again, unchanged: nothing is recreated.
+	r = e.ok("-p", "shop", "up", "-d")
+	if strings.Contains(r.stderr, "Recreate") || strings.Contains(r.stderr, "Created") {
+		t.Errorf("a second up changed something:\n%s", r.stderr)
+	}
+	// One service's environment changes: only it is recreated.
+	if err := os.WriteFile(file, []byte(strings.Replace(upCompose, "LEVEL: one", "LEVEL: two", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = e.ok("-p", "shop", "up", "-d")
+	if !strings.Contains(r.stderr, " Container shop-web-1  Recreate\n") || strings.Contains(r.stderr, "shop-db-1  Recreate") {
+		t.Errorf("up after web's change:\n%s", r.stderr)
+	}
+	if e.inspect("shop-db-1")["Id"] != dbID {
+		t.Error("db was recreated")
+	}
+	for range 50 {
+		if body, _ = httpGet("127.0.0.1:8080", "/index.html"); body == "web-two\n" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if body != "web-two\n" {
+		t.Errorf("after the change, GET 127.0.0.1:8080: %q", body)
+	}
+
+	// down -v leaves nothing.
+	r = e.ok("-p", "shop", "down", "-v")
+	for _, want := range []string{" Container shop-web-1  Removed", " Container shop-db-1  Removed", " Network shop_default  Removed", " Volume shop_dbdata  Removed"} {
+		if !strings.Contains(r.stderr, want+"\n") {
+			t.Errorf("down -v: want %q in\n%s", want, r.stderr)
+		}
+	}
+	if ls := e.ok("container", "ls", "-aq").stdout; ls != "" {
+		t.Errorf("containers after down: %q", ls)
+	}
+	if ls := e.ok("network", "ls", "-q").stdout; ls != "" {
+		t.Errorf("networks after down: %q", ls)
+	}
+	if ls := e.ok("volume", "ls", "-q").stdout; ls != "" {
+		t.Errorf("volumes after down -v: %q", ls)
+	}
+	// A second down is no error.
+	e.ok("-p", "shop", "down", "-v")
+}
+
+// TestComposeUpFailures: an unhealthy dependency blocks its dependents with a clear message, an
+// unknown external volume is one line, and attached up says it is not built.
+func TestComposeUpFailures(t *testing.T) {
+	e := newContainerEnv(t)
+	file := filepath.Join(e.dir, "compose.yaml")
+	write := func(content string) {
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { e.run("-p", "bad", "down", "-v") })
+	write(`
+services:
+  app:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+    depends_on:
+      db: {condition: service_healthy}
+  db:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+    healthcheck:
+      test: ["CMD-SHELL", "echo not yet; exit 1"]
+      interval: 200ms
+      retries: 2
+`)
+	r := e.run("-p", "bad", "up", "-d")
+	if r.code == 0 || !strings.Contains(r.stderr, "container bad-db-1 is unhealthy") || !strings.Contains(r.stderr, `"not yet"`) {
+		t.Errorf("up with an unhealthy dependency: code %d, stderr %q", r.code, r.stderr)
+	}
+	var ps []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(e.ok("-p", "bad", "ps", "-a", "--format", "json").stdout), "\n") {
+		var row map[string]any
+		if err := json.Unmarshal([]byte(l), &row); err == nil {
+			ps = append(ps, row)
+		}
+	}
+	if len(ps) != 1 || ps[0]["Service"] != "db" {
+		t.Errorf("ps after the failed up: %v (want db only: app was never created)", ps)
+	}
+	e.ok("-p", "bad", "down")
+
+	write(`
+services:
+  db:
+    image: bb:1
+    volumes: [data:/data]
+volumes:
+  data: {external: true, name: nosuch-volume}
+`)
+	if r := e.run("-p", "bad", "up", "-d"); r.code == 0 || !strings.Contains(r.stderr, `external volume "nosuch-volume" not found`) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 1 {
+		t.Errorf("an unknown external volume: code %d, stderr %q", r.code, r.stderr)
+	}
+	if r := e.run("-p", "bad", "up"); r.code == 0 || !strings.Contains(r.stderr, "attached mode") {
+		t.Errorf("attached up: code %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestComposeSecrets: a file secret and an inline config reach the service as read-only files,
+// as the MySQL examples use them (MYSQL_ROOT_PASSWORD_FILE).
+func TestComposeSecrets(t *testing.T) {
+	e := newContainerEnv(t)
+	if err := os.WriteFile(filepath.Join(e.dir, "db_password.txt"), []byte("s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, "compose.yaml"), []byte(`
+services:
+  db:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+    environment:
+      MYSQL_ROOT_PASSWORD_FILE: /run/secrets/db-password
+    secrets: [db-password]
+    configs:
+      - source: my_cnf
+        target: /etc/mysql/conf.d/berth.cnf
+        mode: 0o440
+secrets:
+  db-password:
+    file: db_password.txt
+configs:
+  my_cnf:
+    content: "[mysqld]\nskip-name-resolve\n"
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.run("-p", "sec", "down") })
+	e.ok("-p", "sec", "up", "-d")
+	out := e.ok("container", "exec", "sec-db-1", "sh", "-c", `cat "$MYSQL_ROOT_PASSWORD_FILE"; echo; busybox stat -c '%a' /run/secrets/db-password /etc/mysql/conf.d/berth.cnf; cat /etc/mysql/conf.d/berth.cnf`).stdout
+	if out != "s3cret\n444\n440\n[mysqld]\nskip-name-resolve\n" {
+		t.Errorf("secrets and configs through up:\n%q", out)
+	}
+	if r := e.run("container", "exec", "sec-db-1", "sh", "-c", "echo x > /run/secrets/db-password"); r.code == 0 {
+		t.Error("the secret is writable")
+	}
+	e.ok("-p", "sec", "down")
+}
