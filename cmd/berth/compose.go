@@ -136,7 +136,7 @@ func newDownCommand(g *globalOptions, s streams) *cobra.Command {
 // psRow is one line of `ps`, with docker compose's JSON field names.
 type psRow struct {
 	ID, Name, Image, Command, Project, Service, State, Health, Status, Ports, CreatedAt string
-	ExitCode                                                                         int
+	ExitCode                                                                            int
 }
 
 func newPsCommand(g *globalOptions, s streams) *cobra.Command {
