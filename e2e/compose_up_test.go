@@ -227,3 +227,44 @@ configs:
 	}
 	e.ok("-p", "sec", "down")
 }
+
+// TestComposeScaleWait: --scale gives a service 3 replicas that all answer to its name, --wait
+// returns once they run, and `up SERVICE` leaves the other services alone.
+func TestComposeScaleWait(t *testing.T) {
+	e := newContainerEnv(t)
+	if err := os.WriteFile(filepath.Join(e.dir, "compose.yaml"), []byte(`
+services:
+  api:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+  client:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+    healthcheck:
+      test: ["CMD", "busybox", "true"]
+      interval: 300ms
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.run("-p", "sc", "down") })
+	r := e.ok("-p", "sc", "up", "--wait", "--scale", "api=3")
+	if !strings.Contains(r.stderr, " Container sc-client-1  Healthy\n") {
+		t.Errorf("up --wait:\n%s", r.stderr)
+	}
+	out := e.ok("container", "exec", "sc-client-1", "busybox", "nslookup", "api").stdout
+	if n := strings.Count(out, "Address: 1"); n != 3 {
+		t.Errorf("api resolves to %d addresses, want 3:\n%s", n, out)
+	}
+	// Back to one replica; up of one service leaves the other as it is.
+	clientID := e.inspect("sc-client-1")["Id"]
+	e.ok("-p", "sc", "up", "-d", "api")
+	if ps := strings.Fields(e.ok("-p", "sc", "ps", "-q").stdout); len(ps) != 2 {
+		t.Errorf("after up -d api: %d containers, want 2 (api-1 and client-1)", len(ps))
+	}
+	if e.inspect("sc-client-1")["Id"] != clientID {
+		t.Error("up api recreated client")
+	}
+	if r := e.run("-p", "sc", "up", "-d", "--scale", "nosuch=2"); r.code != 1 || !strings.Contains(r.stderr, "no such service: nosuch") {
+		t.Errorf("--scale of an unknown service: code %d, stderr %q", r.code, r.stderr)
+	}
+}

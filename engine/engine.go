@@ -359,8 +359,12 @@ func (e *Engine) orphans(ctx context.Context, p *types.Project, remove bool) err
 	}
 	var names []string
 	for _, c := range cs {
-		if _, ok := p.Services[c.Options.Labels[LabelService]]; ok || c.Options.Labels[LabelOneoff] == "True" {
+		svc := c.Options.Labels[LabelService]
+		if _, ok := p.Services[svc]; ok || c.Options.Labels[LabelOneoff] == "True" {
 			continue
+		}
+		if _, ok := p.DisabledServices[svc]; ok {
+			continue // in the file, not selected (up SERVICE, profiles)
 		}
 		if remove {
 			if err := e.removeContainer(ctx, c, false); err != nil {
@@ -482,4 +486,48 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Wait blocks until every container of the project's services runs, and is healthy when it has
+// a healthcheck (`up --wait`). A container that exits or turns unhealthy fails it at once.
+func (e *Engine) Wait(ctx context.Context, p *types.Project) error {
+	reported := map[string]bool{}
+	for {
+		cs, err := e.Containers(ctx, p.Name)
+		if err != nil {
+			return err
+		}
+		done := true
+		for _, c := range cs {
+			if _, ok := p.Services[c.Options.Labels[LabelService]]; !ok || c.Options.Labels[LabelOneoff] == "True" {
+				continue
+			}
+			st, err := c.Status()
+			if err != nil {
+				return err
+			}
+			switch {
+			case st.Status == container.StatusExited:
+				return fmt.Errorf("container %s exited (%d)", c.Name, st.ExitCode)
+			case st.Status != container.StatusRunning:
+				done = false
+			case st.Health == nil:
+			case st.Health.Status == "unhealthy":
+				return fmt.Errorf("container %s is unhealthy", c.Name)
+			case st.Health.Status != "healthy":
+				done = false
+			case !reported[c.Name]:
+				reported[c.Name] = true
+				e.progress("Container", c.Name, "Healthy")
+			}
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

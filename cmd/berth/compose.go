@@ -54,28 +54,61 @@ func loadProject(ctx context.Context, g *globalOptions, services []string) (*com
 
 func newUpCommand(g *globalOptions, s streams) *cobra.Command {
 	var o engine.UpOptions
-	var detach bool
+	var detach, wait, noDeps bool
+	var waitTimeout int
+	var scale []string
 	cmd := &cobra.Command{
 		Use:   "up [OPTIONS] [SERVICE...]",
 		Short: "Create and start containers",
 		Example: `  berth up -d
   berth -f compose.yaml -f compose.dev.yaml up -d web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !detach {
-				return errors.New("berth up: attached mode (streaming the services' logs) is not built yet: use up -d, then berth container logs")
+			if !detach && !wait {
+				return errors.New("berth up: attached mode (streaming the services' logs) is not built yet: use up -d, then berth logs -f")
 			}
 			if o.ForceRecreate && o.NoRecreate {
 				return errors.New("--force-recreate and --no-recreate are incompatible")
 			}
-			p, err := loadProject(cmd.Context(), g, args)
+			lo := g.loadOptions(args)
+			lo.NoDeps = noDeps
+			p, err := compose.Load(cmd.Context(), lo)
 			if err != nil {
 				return err
+			}
+			warnFindings(p.Findings)
+			for _, sc := range scale {
+				name, num, ok := strings.Cut(sc, "=")
+				n, err := strconv.Atoi(num)
+				if !ok || err != nil || n < 0 {
+					return fmt.Errorf("invalid --scale %q: SERVICE=NUM", sc)
+				}
+				svc, ok := p.Services[name]
+				if !ok {
+					return fmt.Errorf("no such service: %s", name)
+				}
+				svc.Scale = &n
+				p.Services[name] = svc
 			}
 			e, err := newEngine(g, s)
 			if err != nil {
 				return err
 			}
-			return composeError(e.Up(cmd.Context(), p.Project, o))
+			if err := e.Up(cmd.Context(), p.Project, o); err != nil || !wait {
+				return composeError(err)
+			}
+			ctx := cmd.Context()
+			if waitTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, time.Duration(waitTimeout)*time.Second)
+				defer cancel()
+			}
+			if err := e.Wait(ctx, p.Project); err != nil {
+				if errors.Is(err, context.DeadlineExceeded) {
+					return fmt.Errorf("timeout waiting for the project's services after %ds", waitTimeout)
+				}
+				return composeError(err)
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -84,6 +117,10 @@ func newUpCommand(g *globalOptions, s streams) *cobra.Command {
 	f.BoolVar(&o.NoRecreate, "no-recreate", false, "If containers already exist, don't recreate them")
 	f.BoolVar(&o.NoStart, "no-start", false, "Don't start the services after creating them")
 	f.BoolVar(&o.RemoveOrphans, "remove-orphans", false, "Remove containers for services not defined in the Compose file")
+	f.BoolVar(&wait, "wait", false, "Wait for services to be running|healthy. Implies detached mode.")
+	f.IntVar(&waitTimeout, "wait-timeout", 0, "Maximum duration in seconds to wait for the project to be running|healthy")
+	f.BoolVar(&noDeps, "no-deps", false, "Don't start linked services")
+	f.StringArrayVar(&scale, "scale", nil, "Scale SERVICE to NUM instances. Overrides the scale setting in the Compose file if present.")
 	return cmd
 }
 
