@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -266,5 +267,54 @@ services:
 	}
 	if r := e.run("-p", "sc", "up", "-d", "--scale", "nosuch=2"); r.code != 1 || !strings.Contains(r.stderr, "no such service: nosuch") {
 		t.Errorf("--scale of an unknown service: code %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestComposeFaults: berth killed in the middle of up, then up again converges and down cleans
+// everything; a service whose image cannot be had fails its branch while the others start.
+func TestComposeFaults(t *testing.T) {
+	e := newContainerEnv(t)
+	if err := os.WriteFile(filepath.Join(e.dir, "compose.yaml"), []byte(stackCompose(8, "bb:1")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.run("-p", "crash", "down", "-v") })
+	x := exec.Command(berthBin, "-p", "crash", "up", "-d")
+	x.Dir = e.dir
+	x.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, e.env...)
+	if err := x.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	_ = x.Process.Kill() // the berth this test started
+	_ = x.Wait()
+	e.ok("-p", "crash", "up", "-d")
+	if ps := strings.Fields(e.ok("-p", "crash", "ps", "-q").stdout); len(ps) != 8 {
+		t.Errorf("after a killed up and another up, %d containers run, want 8", len(ps))
+	}
+	e.ok("-p", "crash", "down", "-v")
+	if ls := e.ok("container", "ls", "-aq").stdout; ls != "" {
+		t.Errorf("containers after down: %q", ls)
+	}
+
+	if err := os.WriteFile(filepath.Join(e.dir, "compose.yaml"), []byte(`
+services:
+  broken:
+    image: localhost:1/nosuch/image:1
+  needs-broken:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+    depends_on: [broken]
+  fine:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("-p", "crash", "up", "-d")
+	if r.code != 1 || !strings.Contains(r.stderr, `service "broken"`) || !strings.Contains(r.stderr, `service "needs-broken"`) {
+		t.Errorf("up with a missing image: code %d, stderr %q", r.code, r.stderr)
+	}
+	if ps := strings.Fields(e.ok("-p", "crash", "ps", "--services").stdout); len(ps) != 1 || ps[0] != "fine" {
+		t.Errorf("services running after the failed branch: %v, want fine", ps)
 	}
 }

@@ -174,6 +174,13 @@ func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.
 			return err
 		}
 		c := byNumber[i]
+		if c != nil && c.Incomplete {
+			// Its creator was killed half-way: make it again.
+			if err := e.removeContainer(ctx, c, false); err != nil {
+				return err
+			}
+			c = nil
+		}
 		if c != nil {
 			same := c.Options.Labels[LabelConfigHash] == opts.Labels[LabelConfigHash]
 			if o.NoRecreate || same && !o.ForceRecreate {

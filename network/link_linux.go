@@ -242,6 +242,14 @@ func plugVeth(nsPath string, n *Network, ep *Endpoint, ifName string, defaultRou
 	if err != nil {
 		return fmt.Errorf("bridge %s of network %s: %w", n.Bridge, n.Name, err)
 	}
+	// The name is the container's and the network's: a link by that name
+	// is what an interrupted plug of this same endpoint left. It goes (and
+	// its peer in the namespace with it) before the new one is made.
+	if old, err := netlink.LinkByName(ep.Veth); err == nil {
+		if err := netlink.LinkDel(old); err != nil {
+			return fmt.Errorf("remove the leftover veth %s: %w", ep.Veth, err)
+		}
+	}
 	veth := &netlink.Veth{
 		LinkAttrs:     netlink.LinkAttrs{Name: ep.Veth, MTU: n.MTU, MasterIndex: br.Attrs().Index},
 		PeerName:      ifName,

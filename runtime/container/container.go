@@ -202,6 +202,10 @@ type Container struct {
 	// Published are the ports as bound at the last start (free host ports
 	// taken), for `port` and inspect.
 	Published []network.PortSpec `json:",omitempty"`
+	// Incomplete marks the first record Create writes to take the name:
+	// a creator killed before it finished leaves the container with it,
+	// and such a container can only be removed.
+	Incomplete bool `json:",omitempty"`
 
 	bundle string
 	// first is where published ports go, found by the last spec().
@@ -442,6 +446,7 @@ func Create(ctx context.Context, l *image.Local, root, runRoot string, o Options
 	if err := c.claimVolumes(vols, imageVolumes); err != nil {
 		return nil, err
 	}
+	c.Incomplete = false
 	if err := c.save(); err != nil {
 		_ = c.releaseVolumes(true)
 		return nil, err
@@ -453,6 +458,7 @@ func Create(ctx context.Context, l *image.Local, root, runRoot string, o Options
 // reserve checks the name under the lock and creates the bundle with a
 // first record, so that a concurrent Create sees the name taken.
 func (c *Container) reserve(root string) error {
+	c.Incomplete = true
 	unlock, err := lock(root)
 	if err != nil {
 		return err

@@ -46,6 +46,14 @@ func (c *Container) StartWith(ctx context.Context, l *image.Local, so StartOptio
 	if st.Status == StatusRunning || st.Status == StatusRestarting {
 		return nil
 	}
+	if c.Incomplete {
+		return invalidf("container %s was not completely created (the berth creating it was interrupted): remove it and create it again", c.Name)
+	}
+	if st.Status == StatusCreated && st.MonitorPid > 0 && syscall.Kill(st.MonitorPid, 0) == nil {
+		// A start is under way (another berth's, or one killed after it
+		// started the monitor, which carries on): its outcome is this one's.
+		return c.awaitStart(ctx)
+	}
 	if err := c.mount(ctx, l); err != nil {
 		return err
 	}
@@ -119,6 +127,36 @@ func (c *Container) StartWith(ctx context.Context, l *image.Local, so StartOptio
 	}
 	started = true
 	return nil
+}
+
+// awaitStart waits for the start another process began: nil once the
+// container runs, its failure when it does not.
+func (c *Container) awaitStart(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		st, err := c.State()
+		if err != nil {
+			return err
+		}
+		switch st.Status {
+		case StatusRunning, StatusRestarting, StatusPaused:
+			return nil
+		case StatusExited:
+			if st.Error != "" {
+				return fmt.Errorf("failed to start container %s: %s", c.Name, st.Error)
+			}
+			return nil // it ran, and ended already
+		}
+		if st.MonitorPid == 0 || syscall.Kill(st.MonitorPid, 0) != nil {
+			return fmt.Errorf("start %s: the monitor of a start under way died before the container ran", c.Name)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("start %s: waiting for a start under way: %w", c.Name, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Attach connects to the running container's stdio.
