@@ -94,6 +94,16 @@ func TestComposeUpDown(t *testing.T) {
 	if err := os.WriteFile(file, []byte(strings.Replace(upCompose, "LEVEL: one", "LEVEL: two", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	webID := e.inspect("shop-web-1")["Id"]
+	r = e.ok("--dry-run", "-p", "shop", "up", "-d")
+	for _, want := range []string{"DRY-RUN MODE -  Container shop-db-1  Keep\n", "DRY-RUN MODE -  Container shop-web-1  Recreate (environment.LEVEL changed)\n"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("--dry-run up: want %q in\n%s", want, r.stderr)
+		}
+	}
+	if e.inspect("shop-web-1")["Id"] != webID {
+		t.Error("--dry-run recreated web")
+	}
 	r = e.ok("-p", "shop", "up", "-d")
 	if !strings.Contains(r.stderr, " Container shop-web-1  Recreate\n") || strings.Contains(r.stderr, "shop-db-1  Recreate") {
 		t.Errorf("up after web's change:\n%s", r.stderr)
@@ -111,7 +121,14 @@ func TestComposeUpDown(t *testing.T) {
 		t.Errorf("after the change, GET 127.0.0.1:8080: %q", body)
 	}
 
-	// down -v leaves nothing.
+	// --dry-run down changes nothing; down -v leaves nothing.
+	r = e.ok("--dry-run", "-p", "shop", "down", "-v")
+	if !strings.Contains(r.stderr, "DRY-RUN MODE -  Volume shop_dbdata  Remove\n") || len(strings.Fields(e.ok("-p", "shop", "ps", "-q").stdout)) != 2 {
+		t.Errorf("--dry-run down -v:\n%s", r.stderr)
+	}
+	if r := e.run("--dry-run", "-p", "shop", "ps"); r.code == 0 || !strings.Contains(r.stderr, "--dry-run is not supported by berth for berth ps") {
+		t.Errorf("--dry-run ps: code %d, stderr %q", r.code, r.stderr)
+	}
 	r = e.ok("-p", "shop", "down", "-v")
 	for _, want := range []string{" Container shop-web-1  Removed", " Container shop-db-1  Removed", " Network shop_default  Removed", " Volume shop_dbdata  Removed"} {
 		if !strings.Contains(r.stderr, want+"\n") {

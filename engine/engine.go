@@ -181,8 +181,9 @@ func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.
 			}
 			c = nil
 		}
+		opts.Labels[LabelConfigJSON] = serviceJSON(s)
 		if c != nil {
-			same := c.Options.Labels[LabelConfigHash] == opts.Labels[LabelConfigHash]
+			same := e.recreateReason(c, s, opts) == ""
 			if o.NoRecreate || same && !o.ForceRecreate {
 				if err := e.start(ctx, c, o); err != nil {
 					return err
@@ -323,10 +324,7 @@ func (e *Engine) ensureNetworks(p *types.Project) error {
 	}
 	for _, key := range slices.Sorted(maps.Keys(p.Networks)) {
 		def := p.Networks[key]
-		name := def.Name
-		if name == "" {
-			name = p.Name + "_" + key
-		}
+		name := resourceName(p, def.Name, key)
 		if _, err := store.Get(name); err == nil {
 			continue
 		} else if !errors.Is(err, network.ErrNotFound) {

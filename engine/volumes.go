@@ -190,10 +190,7 @@ func EnsureVolumes(store *volumes.Store, p *types.Project) ([]string, error) {
 	var created []string
 	for _, key := range slices.Sorted(maps.Keys(p.Volumes)) {
 		def := p.Volumes[key]
-		name := def.Name
-		if name == "" {
-			name = p.Name + "_" + key
-		}
+		name := resourceName(p, def.Name, key)
 		if def.External {
 			if _, err := store.Get(name); err != nil {
 				if errors.Is(err, volumes.ErrNotFound) {

@@ -93,6 +93,16 @@ func newUpCommand(g *globalOptions, s streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if g.dryRun {
+				plan, err := e.Plan(cmd.Context(), p.Project, o)
+				if err != nil {
+					return composeError(err)
+				}
+				for _, a := range plan {
+					fmt.Fprintf(s.err, "DRY-RUN MODE -  %s\n", a)
+				}
+				return nil
+			}
 			if err := e.Up(cmd.Context(), p.Project, o); err != nil || !wait {
 				return composeError(err)
 			}
@@ -158,6 +168,16 @@ func newDownCommand(g *globalOptions, s streams) *cobra.Command {
 			e, err := newEngine(g, s)
 			if err != nil {
 				return err
+			}
+			if g.dryRun {
+				plan, err := e.DownPlan(cmd.Context(), name, o)
+				if err != nil {
+					return composeError(err)
+				}
+				for _, a := range plan {
+					fmt.Fprintf(s.err, "DRY-RUN MODE -  %s\n", a)
+				}
+				return nil
 			}
 			return composeError(e.Down(cmd.Context(), name, o))
 		},

@@ -31,6 +31,7 @@ type globalOptions struct {
 	envFiles      []string
 	profiles      []string
 	compatibility bool
+	dryRun        bool
 	root          string
 	runRoot       string
 }
@@ -87,6 +88,13 @@ does, with its own container runtime and no daemon: nothing runs when no contain
 	f.StringArrayVar(&g.envFiles, "env-file", splitComma(os.Getenv("COMPOSE_ENV_FILES")), "Specify an alternate environment file")
 	f.StringArrayVar(&g.profiles, "profile", nil, "Specify a profile to enable")
 	f.BoolVar(&g.compatibility, "compatibility", false, "Run compose in backward compatibility mode")
+	f.BoolVar(&g.dryRun, "dry-run", false, "Execute command in dry run mode (up and down: print the plan, change nothing)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if g.dryRun && cmd.Name() != "up" && cmd.Name() != "down" {
+			return fmt.Errorf("--dry-run is not supported by berth for %s yet: only up and down print their plan", cmd.CommandPath())
+		}
+		return nil
+	}
 
 	// The state directories apply to every command, wherever they are written.
 	pf := root.PersistentFlags()
@@ -115,6 +123,7 @@ does, with its own container runtime and no daemon: nothing runs when no contain
 		newLogoutCommand(g, s),
 		newVersionCommand(s),
 	)
+	root.AddCommand(composeOpsCommands(g, s)...)
 	addBuiltinExamples(root)
 	return root
 }
