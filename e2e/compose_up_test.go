@@ -335,3 +335,48 @@ services:
 		t.Errorf("services running after the failed branch: %v, want fine", ps)
 	}
 }
+
+// TestComposeRestartDependents: when a dependency is recreated, the dependents that say
+// depends_on.restart are restarted (not recreated), the others left alone.
+func TestComposeRestartDependents(t *testing.T) {
+	e := newContainerEnv(t)
+	file := filepath.Join(e.dir, "compose.yaml")
+	content := `
+services:
+  db:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+    environment: {VERSION: "1"}
+  web:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+    depends_on:
+      db: {condition: service_started, restart: true}
+  batch:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+    depends_on:
+      db: {condition: service_started, restart: false}
+`
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.run("-p", "rs", "down") })
+	e.ok("-p", "rs", "up", "-d")
+	webID, batchID := e.inspect("rs-web-1")["Id"], e.inspect("rs-batch-1")["Id"]
+	webStarted := e.inspect("rs-web-1")["State"].(map[string]any)["StartedAt"]
+	if err := os.WriteFile(file, []byte(strings.Replace(content, `VERSION: "1"`, `VERSION: "2"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.ok("-p", "rs", "up", "-d")
+	if !strings.Contains(r.stderr, " Container rs-db-1  Recreate\n") || !strings.Contains(r.stderr, " Container rs-web-1  Restarting\n") || strings.Contains(r.stderr, "rs-batch-1  Restarting") {
+		t.Errorf("up after db's change:\n%s", r.stderr)
+	}
+	web := e.inspect("rs-web-1")
+	if web["Id"] != webID || web["State"].(map[string]any)["StartedAt"] == webStarted {
+		t.Errorf("web: id %v (was %v), started %v (was %v): want the same container, restarted", web["Id"], webID, web["State"].(map[string]any)["StartedAt"], webStarted)
+	}
+	if e.inspect("rs-batch-1")["Id"] != batchID {
+		t.Error("batch was recreated")
+	}
+}

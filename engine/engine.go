@@ -126,12 +126,25 @@ func (e *Engine) Up(ctx context.Context, p *types.Project, o UpOptions) error {
 		return err
 	}
 	wait := func(ctx context.Context, edge graph.Edge) error { return e.waitCondition(ctx, p, edge) }
+	// The services whose containers this up recreated: their dependents with
+	// depends_on.restart are restarted.
+	var recreated sync.Map
 	return g.Walk(ctx, graph.WalkOptions{Wait: wait}, func(ctx context.Context, name string) error {
 		s, err := p.GetService(name)
 		if err != nil {
 			return err
 		}
-		return e.convergeService(ctx, p, s, o)
+		restart := false
+		for _, d := range g.Dependencies(name) {
+			if _, ok := recreated.Load(d.To); ok && d.Restart {
+				restart = true
+			}
+		}
+		changed, err := e.convergeService(ctx, p, s, o, restart)
+		if changed {
+			recreated.Store(name, true)
+		}
+		return err
 	})
 }
 
@@ -146,13 +159,15 @@ func replicas(s types.ServiceConfig) int {
 	return 1
 }
 
-// convergeService brings service s to its replicas: kept when unchanged, recreated when its
-// configuration changed (or forced), created when missing, extra ones removed; then started.
-func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.ServiceConfig, o UpOptions) error {
+// convergeService brings service s to its replicas: kept when unchanged (restarted when
+// restart says a dependency was recreated), recreated when its configuration changed (or
+// forced), created when missing, extra ones removed; then started. It reports whether it
+// recreated any.
+func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.ServiceConfig, o UpOptions, restart bool) (recreated bool, err error) {
 	n := replicas(s)
 	existing, err := e.Containers(ctx, p.Name)
 	if err != nil {
-		return err
+		return false, err
 	}
 	byNumber := map[int]*container.Container{}
 	for _, c := range existing {
@@ -162,7 +177,7 @@ func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.
 		num, _ := strconv.Atoi(c.Options.Labels[LabelNumber])
 		if num < 1 || num > n {
 			if err := e.removeContainer(ctx, c, true); err != nil {
-				return err
+				return false, err
 			}
 			continue
 		}
@@ -171,13 +186,13 @@ func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.
 	for i := 1; i <= n; i++ {
 		opts, err := ContainerOptions(p, s, i, e.Compatibility)
 		if err != nil {
-			return err
+			return recreated, err
 		}
 		c := byNumber[i]
 		if c != nil && c.Incomplete {
 			// Its creator was killed half-way: make it again.
 			if err := e.removeContainer(ctx, c, false); err != nil {
-				return err
+				return recreated, err
 			}
 			c = nil
 		}
@@ -185,8 +200,14 @@ func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.
 		if c != nil {
 			same := e.recreateReason(c, s, opts) == ""
 			if o.NoRecreate || same && !o.ForceRecreate {
+				if restart && !o.NoStart {
+					if err := e.restart(ctx, c); err != nil {
+						return recreated, err
+					}
+					continue
+				}
 				if err := e.start(ctx, c, o); err != nil {
-					return err
+					return recreated, err
 				}
 				continue
 			}
@@ -194,23 +215,34 @@ func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.
 			opts.Mounts = carryAnonymous(c, opts.Mounts)
 			e.progress("Container", c.Name, "Recreate")
 			if err := e.removeContainer(ctx, c, false); err != nil {
-				return err
+				return recreated, err
 			}
+			recreated = true
 		}
 		if e.EnsureImage != nil {
 			if err := e.EnsureImage(ctx, opts.Image); err != nil {
-				return err
+				return recreated, err
 			}
 		}
 		nc, err := container.Create(ctx, e.Images, e.Root, e.RunRoot, opts)
 		if err != nil {
-			return err
+			return recreated, err
 		}
 		e.progress("Container", nc.Name, "Created")
 		if err := e.start(ctx, nc, o); err != nil {
-			return err
+			return recreated, err
 		}
 	}
+	return recreated, nil
+}
+
+// restart stops and starts c: a dependency it declares depends_on.restart on was recreated.
+func (e *Engine) restart(ctx context.Context, c *container.Container) error {
+	e.progress("Container", c.Name, "Restarting")
+	if err := c.Restart(ctx, e.Images, nil); err != nil {
+		return err
+	}
+	e.progress("Container", c.Name, "Started")
 	return nil
 }
 
