@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -201,8 +203,8 @@ volumes:
 	if r := e.run("-p", "bad", "up", "-d"); r.code == 0 || !strings.Contains(r.stderr, `external volume "nosuch-volume" not found`) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 1 {
 		t.Errorf("an unknown external volume: code %d, stderr %q", r.code, r.stderr)
 	}
-	if r := e.run("-p", "bad", "up"); r.code == 0 || !strings.Contains(r.stderr, "attached mode") {
-		t.Errorf("attached up: code %d, stderr %q", r.code, r.stderr)
+	if r := e.run("-p", "bad", "up", "-d", "--exit-code-from", "db"); r.code == 0 || !strings.Contains(r.stderr, "cannot be combined with --detach") {
+		t.Errorf("up -d --exit-code-from: code %d, stderr %q", r.code, r.stderr)
 	}
 }
 
@@ -379,4 +381,75 @@ services:
 	if e.inspect("rs-batch-1")["Id"] != batchID {
 		t.Error("batch was recreated")
 	}
+}
+
+// TestComposeUpAttached: attached up streams every service's logs with docker compose's
+// prefixes; --exit-code-from stops the others when the service exits and gives its code; up of
+// services that all end returns once they have; the first Ctrl-C stops the project gracefully.
+func TestComposeUpAttached(t *testing.T) {
+	e := newContainerEnv(t)
+	if err := os.WriteFile(filepath.Join(e.dir, "compose.yaml"), []byte(`
+services:
+  job:
+    image: bb:1
+    command: ["sh", "-c", "echo working; busybox sleep 0.5; echo done; exit 3"]
+  server:
+    image: bb:1
+    command: ["sh", "-c", "echo serving; exec busybox sleep 300"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.run("-p", "att", "down") })
+	r := e.run("-p", "att", "up", "--exit-code-from", "job")
+	if r.code != 3 {
+		t.Errorf("up --exit-code-from job: exit %d, want 3\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"job-1     | working\n", "job-1     | done\n", "server-1  | serving\n", "att-job-1 exited with code 3\n", "Aborting on container exit...\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("attached up: want %q in\n%s", want, r.stdout)
+		}
+	}
+	if st := e.inspect("att-server-1")["State"].(map[string]any)["Status"]; st != "exited" {
+		t.Errorf("server after the abort: %v", st)
+	}
+	// Only the job: up returns when it ends, with 0.
+	if r := e.run("-p", "att", "up", "job"); r.code != 0 || !strings.Contains(r.stdout, "att-job-1 exited with code 3") {
+		t.Errorf("up job: exit %d, stdout %q", r.code, r.stdout)
+	}
+	// Ctrl-C: the project stops, and stays (up -d brings it back).
+	x := exec.Command(berthBin, "-p", "att", "up", "server")
+	x.Dir = e.dir
+	x.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, e.env...)
+	out := &lockedBuffer{}
+	x.Stdout, x.Stderr = out, out
+	if err := x.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the server's log", func() bool { return strings.Contains(out.String(), "server-1  | serving") })
+	_ = x.Process.Signal(syscall.SIGINT) // the berth this test started
+	_ = x.Wait()
+	if !strings.Contains(out.String(), "Gracefully stopping...") {
+		t.Errorf("after Ctrl-C:\n%s", out.String())
+	}
+	if st := e.inspect("att-server-1")["State"].(map[string]any)["Status"]; st != "exited" {
+		t.Errorf("server after Ctrl-C: %v", st)
+	}
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

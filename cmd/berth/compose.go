@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
+	"os/signal"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/docker/go-units"
@@ -55,6 +59,7 @@ func loadProject(ctx context.Context, g *globalOptions, services []string) (*com
 func newUpCommand(g *globalOptions, s streams) *cobra.Command {
 	var o engine.UpOptions
 	var detach, wait, noDeps bool
+	var ao attachOptions
 	var waitTimeout int
 	var scale []string
 	cmd := &cobra.Command{
@@ -63,8 +68,11 @@ func newUpCommand(g *globalOptions, s streams) *cobra.Command {
 		Example: `  berth up -d
   berth -f compose.yaml -f compose.dev.yaml up -d web`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !detach && !wait {
-				return errors.New("berth up: attached mode (streaming the services' logs) is not built yet: use up -d, then berth logs -f")
+			if ao.exitCodeFrom != "" {
+				ao.abortOnExit = true
+			}
+			if (detach || wait) && ao.abortOnExit {
+				return errors.New("--abort-on-container-exit and --exit-code-from cannot be combined with --detach or --wait")
 			}
 			if o.ForceRecreate && o.NoRecreate {
 				return errors.New("--force-recreate and --no-recreate are incompatible")
@@ -103,8 +111,19 @@ func newUpCommand(g *globalOptions, s streams) *cobra.Command {
 				}
 				return nil
 			}
-			if err := e.Up(cmd.Context(), p.Project, o); err != nil || !wait {
+			if ao.exitCodeFrom != "" {
+				if _, ok := p.Services[ao.exitCodeFrom]; !ok {
+					return fmt.Errorf("no such service: %s", ao.exitCodeFrom)
+				}
+			}
+			if err := e.Up(cmd.Context(), p.Project, o); err != nil {
 				return composeError(err)
+			}
+			if !detach && !wait {
+				return attachedUp(cmd.Context(), e, s, p.Name, args, ao)
+			}
+			if !wait {
+				return nil
 			}
 			ctx := cmd.Context()
 			if waitTimeout > 0 {
@@ -131,6 +150,12 @@ func newUpCommand(g *globalOptions, s streams) *cobra.Command {
 	f.IntVar(&waitTimeout, "wait-timeout", 0, "Maximum duration in seconds to wait for the project to be running|healthy")
 	f.BoolVar(&noDeps, "no-deps", false, "Don't start linked services")
 	f.StringArrayVar(&scale, "scale", nil, "Scale SERVICE to NUM instances. Overrides the scale setting in the Compose file if present.")
+	f.BoolVar(&ao.abortOnExit, "abort-on-container-exit", false, "Stops all containers if any container was stopped. Incompatible with -d")
+	f.BoolVar(&ao.abortOnFailure, "abort-on-container-failure", false, "Stops all containers if any container exited with failure. Incompatible with -d")
+	f.StringVar(&ao.exitCodeFrom, "exit-code-from", "", "Return the exit code of the selected service container. Implies --abort-on-container-exit")
+	f.BoolVar(&ao.noColor, "no-color", false, "Produce monochrome output")
+	f.BoolVar(&ao.noPrefix, "no-log-prefix", false, "Don't print prefix in logs")
+	f.BoolVar(&ao.timestamps, "timestamps", false, "Show timestamps")
 	return cmd
 }
 
@@ -287,4 +312,119 @@ func newPsCommand(g *globalOptions, s streams) *cobra.Command {
 	f.StringVar(&format, "format", "", "Format output: table or json")
 	f.StringArrayVar(&status, "status", nil, "Filter services by status (created, running, paused, restarting, exited)")
 	return cmd
+}
+
+// attachOptions are attached up's.
+type attachOptions struct {
+	abortOnExit, abortOnFailure bool
+	exitCodeFrom                string
+	noColor, noPrefix           bool
+	timestamps                  bool
+}
+
+// attachedUp streams the services' logs as docker compose's attached up does, until every
+// container has exited; the first Ctrl-C stops the project gracefully, a second kills it. With
+// --abort-on-container-exit (or -failure) the first container to exit (with a failure) stops the
+// others, and up exits with its code, or with --exit-code-from's service's.
+func attachedUp(ctx context.Context, e *engine.Engine, s streams, project string, services []string, o attachOptions) error {
+	all, err := e.Containers(context.WithoutCancel(ctx), project)
+	if err != nil {
+		return err
+	}
+	var cs []*container.Container
+	for _, c := range all {
+		svc := c.Options.Labels[engine.LabelService]
+		if c.Options.Labels[engine.LabelOneoff] != "True" && (len(services) == 0 || slices.Contains(services, svc)) {
+			cs = append(cs, c)
+		}
+	}
+	work := context.WithoutCancel(ctx)
+	logsDone := make(chan error, 1)
+	go func() {
+		logsDone <- streamLogs(work, s, cs, container.LogOptions{Follow: true, Tail: -1, Timestamps: o.timestamps}, !o.noPrefix, !o.noColor && isTerminal(s.out))
+	}()
+	// Each container's exits, as docker compose prints them.
+	type exit struct {
+		c    *container.Container
+		code int
+	}
+	exits := make(chan exit, len(cs))
+	for _, c := range cs {
+		go func() {
+			st, err := c.Wait(work)
+			if err == nil {
+				exits <- exit{c, st.ExitCode}
+			}
+		}()
+	}
+	stopAll := func(kill bool) {
+		var wg sync.WaitGroup
+		for _, c := range cs {
+			wg.Go(func() {
+				if kill {
+					_ = c.Kill(work, syscall.SIGKILL)
+					return
+				}
+				_ = c.Stop(work, nil)
+			})
+		}
+		wg.Wait()
+	}
+	code, exited := 0, 0 // the first exit's code, up's own with --abort-on-container-exit
+	for {
+		select {
+		case <-logsDone:
+			// Every container has exited on its own: up is done, and fine.
+			return nil
+		case x := <-exits:
+			exited++
+			fmt.Fprintf(s.out, "%s exited with code %d\n", x.c.Name, x.code)
+			if exited == 1 {
+				code = x.code
+			}
+			if o.abortOnExit || o.abortOnFailure && x.code != 0 {
+				fmt.Fprintln(s.out, "Aborting on container exit...")
+				stopAll(false)
+				<-logsDone
+				if o.exitCodeFrom != "" {
+					code = exitCodeOf(cs, o.exitCodeFrom)
+				}
+				return exitWith(code)
+			}
+		case <-ctx.Done():
+			fmt.Fprintln(s.err, "Gracefully stopping... (press Ctrl+C again to force)")
+			second := make(chan os.Signal, 1)
+			signal.Notify(second, os.Interrupt, syscall.SIGTERM)
+			stopped := make(chan struct{})
+			go func() { stopAll(false); close(stopped) }()
+			select {
+			case <-stopped:
+			case <-second:
+				stopAll(true)
+			}
+			signal.Stop(second)
+			<-logsDone
+			return context.Canceled
+		}
+	}
+}
+
+// exitCodeOf is the exit code of service's first container.
+func exitCodeOf(cs []*container.Container, service string) int {
+	for _, c := range cs {
+		if c.Options.Labels[engine.LabelService] == service {
+			if st, err := c.Status(); err == nil {
+				return st.ExitCode
+			}
+		}
+	}
+	return 0
+}
+
+// exitWith is up's result for a container exit code: nil for 0.
+func exitWith(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return exitStatus(code)
 }
