@@ -484,42 +484,28 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	store, err := network.OpenStore(e.Root)
-	if err != nil {
-		return err
-	}
-	nets, err := store.List()
+	nets, err := e.projectNetworks(name)
 	if err != nil {
 		return err
 	}
 	for _, n := range nets {
-		if n.Labels[LabelProject] != name {
-			continue
-		}
-		if err := store.Remove(n.Name); err != nil {
+		if err := n.store.Remove(n.name); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		e.progress("Network", n.Name, "Removed")
+		e.progress("Network", n.name, "Removed")
 	}
 	if o.Volumes {
-		vols, err := volumes.Open(e.Root)
+		vols, store, err := e.projectVolumes(name)
 		if err != nil {
 			return err
 		}
-		all, err := vols.List()
-		if err != nil {
-			return err
-		}
-		for _, v := range all {
-			if v.Labels[LabelProject] != name {
-				continue
-			}
-			if err := vols.Remove(v.Name, false); err != nil {
+		for _, v := range vols {
+			if err := store.Remove(v, false); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			e.progress("Volume", v.Name, "Removed")
+			e.progress("Volume", v, "Removed")
 		}
 	}
 	return errors.Join(errs...)
@@ -567,4 +553,49 @@ func (e *Engine) Wait(ctx context.Context, p *types.Project) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// projectNetwork is one network project name made.
+type projectNetwork struct {
+	name  string
+	store *network.Store
+}
+
+// projectNetworks are the networks made for project name (carrying its label; never an
+// external one).
+func (e *Engine) projectNetworks(name string) ([]projectNetwork, error) {
+	store, err := network.OpenStore(e.Root)
+	if err != nil {
+		return nil, err
+	}
+	all, err := store.List()
+	if err != nil {
+		return nil, err
+	}
+	var out []projectNetwork
+	for _, n := range all {
+		if n.Labels[LabelProject] == name {
+			out = append(out, projectNetwork{n.Name, store})
+		}
+	}
+	return out, nil
+}
+
+// projectVolumes are the names of the volumes made for project name, and their store.
+func (e *Engine) projectVolumes(name string) ([]string, *volumes.Store, error) {
+	store, err := volumes.Open(e.Root)
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := store.List()
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []string
+	for _, v := range all {
+		if v.Labels[LabelProject] == name {
+			out = append(out, v.Name)
+		}
+	}
+	return out, store, nil
 }

@@ -228,32 +228,20 @@ func (e *Engine) DownPlan(ctx context.Context, name string, o DownOptions) ([]Ac
 	for _, c := range cs {
 		plan = append(plan, Action{Kind: "Container", Name: c.Name, What: "Remove"})
 	}
-	nets, err := network.OpenStore(e.Root)
+	nets, err := e.projectNetworks(name)
 	if err != nil {
 		return nil, err
 	}
-	all, err := nets.List()
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range all {
-		if n.Labels[LabelProject] == name {
-			plan = append(plan, Action{Kind: "Network", Name: n.Name, What: "Remove"})
-		}
+	for _, n := range nets {
+		plan = append(plan, Action{Kind: "Network", Name: n.name, What: "Remove"})
 	}
 	if o.Volumes {
-		vols, err := volumes.Open(e.Root)
+		vols, _, err := e.projectVolumes(name)
 		if err != nil {
 			return nil, err
 		}
-		vs, err := vols.List()
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range vs {
-			if v.Labels[LabelProject] == name {
-				plan = append(plan, Action{Kind: "Volume", Name: v.Name, What: "Remove"})
-			}
+		for _, v := range vols {
+			plan = append(plan, Action{Kind: "Volume", Name: v, What: "Remove"})
 		}
 	}
 	return plan, nil

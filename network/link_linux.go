@@ -217,6 +217,14 @@ func CreateNetNS(path string) error {
 	return nil
 }
 
+// IsNetNS reports whether path is a persistent network namespace (a bind
+// mount of one), not the empty file a CreateNetNS interrupted before its
+// mount leaves.
+func IsNetNS(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
+}
+
 // DeleteNetNS unmounts and removes a persistent namespace; a missing one
 // is no error. The namespace goes once nothing else holds it.
 func DeleteNetNS(path string) error {

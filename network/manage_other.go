@@ -50,6 +50,9 @@ func (n *Network) Containers() []string { return nil }
 // CreateNetNS is not supported off Linux.
 func CreateNetNS(path string) error { return errOS("create a network namespace") }
 
+// IsNetNS is false off Linux.
+func IsNetNS(path string) bool { return false }
+
 // DeleteNetNS is not supported off Linux.
 func DeleteNetNS(path string) error { return errOS("delete a network namespace") }
 

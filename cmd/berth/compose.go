@@ -116,11 +116,12 @@ func newUpCommand(g *globalOptions, s streams) *cobra.Command {
 					return fmt.Errorf("no such service: %s", ao.exitCodeFrom)
 				}
 			}
+			started := time.Now()
 			if err := e.Up(cmd.Context(), p.Project, o); err != nil {
 				return composeError(err)
 			}
 			if !detach && !wait {
-				return attachedUp(cmd.Context(), e, s, p.Name, args, ao)
+				return attachedUp(cmd.Context(), e, s, p.Name, args, ao, started)
 			}
 			if !wait {
 				return nil
@@ -326,7 +327,7 @@ type attachOptions struct {
 // container has exited; the first Ctrl-C stops the project gracefully, a second kills it. With
 // --abort-on-container-exit (or -failure) the first container to exit (with a failure) stops the
 // others, and up exits with its code, or with --exit-code-from's service's.
-func attachedUp(ctx context.Context, e *engine.Engine, s streams, project string, services []string, o attachOptions) error {
+func attachedUp(ctx context.Context, e *engine.Engine, s streams, project string, services []string, o attachOptions, since time.Time) error {
 	all, err := e.Containers(context.WithoutCancel(ctx), project)
 	if err != nil {
 		return err
@@ -341,7 +342,9 @@ func attachedUp(ctx context.Context, e *engine.Engine, s streams, project string
 	work := context.WithoutCancel(ctx)
 	logsDone := make(chan error, 1)
 	go func() {
-		logsDone <- streamLogs(work, s, cs, container.LogOptions{Follow: true, Tail: -1, Timestamps: o.timestamps}, !o.noPrefix, !o.noColor && isTerminal(s.out))
+		// What the containers wrote since this up began, as docker compose attaches before it
+		// starts them.
+		logsDone <- streamLogs(work, s, cs, container.LogOptions{Follow: true, Tail: -1, Since: since, Timestamps: o.timestamps}, !o.noPrefix, !o.noColor && isTerminal(s.out))
 	}()
 	// Each container's exits, as docker compose prints them.
 	type exit struct {
@@ -374,7 +377,16 @@ func attachedUp(ctx context.Context, e *engine.Engine, s streams, project string
 	for {
 		select {
 		case <-logsDone:
-			// Every container has exited on its own: up is done, and fine.
+			// Every container has exited on its own: up is done, and fine, once their exits
+			// are told.
+			for ; exited < len(cs); exited++ {
+				select {
+				case x := <-exits:
+					fmt.Fprintf(s.out, "%s exited with code %d\n", x.c.Name, x.code)
+				case <-time.After(5 * time.Second):
+					return nil
+				}
+			}
 			return nil
 		case x := <-exits:
 			exited++

@@ -273,20 +273,8 @@ func newComposeLogsCommand(g *globalOptions, s streams) *cobra.Command {
 }
 
 func runComposeLogs(ctx context.Context, g *globalOptions, s streams, o *composeLogsOptions, services []string) error {
-	lo := container.LogOptions{Follow: o.follow, Timestamps: o.timestamps, Tail: -1}
-	if o.tail != "all" {
-		n, err := strconv.Atoi(o.tail)
-		if err != nil {
-			return fmt.Errorf("invalid value for \"tail\": %q is not a number or \"all\"", o.tail)
-		}
-		lo.Tail = n
-	}
-	var err error
-	now := time.Now()
-	if lo.Since, err = parseLogTime(o.since, now); err != nil {
-		return err
-	}
-	if lo.Until, err = parseLogTime(o.until, now); err != nil {
+	lo, err := logOptions(o.follow, o.timestamps, o.tail, o.since, o.until)
+	if err != nil {
 		return err
 	}
 	sc, err := openProject(ctx, g, s, services)

@@ -156,20 +156,8 @@ func newContainerLogsCommand(g *globalOptions, s streams) *cobra.Command {
 		Example: `  berth container logs -f --tail 10 web`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lo := container.LogOptions{Follow: o.follow, Timestamps: o.timestamps, Tail: -1}
-			if o.tail != "all" {
-				n, err := strconv.Atoi(o.tail)
-				if err != nil {
-					return fmt.Errorf("invalid value for \"tail\": %q is not a number or \"all\"", o.tail)
-				}
-				lo.Tail = n
-			}
-			var err error
-			now := time.Now()
-			if lo.Since, err = parseLogTime(o.since, now); err != nil {
-				return err
-			}
-			if lo.Until, err = parseLogTime(o.until, now); err != nil {
+			lo, err := logOptions(o.follow, o.timestamps, o.tail, o.since, o.until)
+			if err != nil {
 				return err
 			}
 			c, err := container.Lookup(g.root, args[0])
@@ -207,4 +195,26 @@ func parseLogTime(v string, now time.Time) (time.Time, error) {
 		return time.Unix(sec, int64((f-float64(sec))*1e9)), nil
 	}
 	return time.Time{}, fmt.Errorf("invalid time %q: use a duration (10m), an RFC 3339 time or Unix seconds", v)
+}
+
+// logOptions reads the logs commands' --follow, --timestamps, --tail ("all" or a number),
+// --since and --until.
+func logOptions(follow, timestamps bool, tail, since, until string) (container.LogOptions, error) {
+	lo := container.LogOptions{Follow: follow, Timestamps: timestamps, Tail: -1}
+	if tail != "all" {
+		n, err := strconv.Atoi(tail)
+		if err != nil {
+			return lo, fmt.Errorf("invalid value for \"tail\": %q is not a number or \"all\"", tail)
+		}
+		lo.Tail = n
+	}
+	var err error
+	now := time.Now()
+	if lo.Since, err = parseLogTime(since, now); err != nil {
+		return lo, err
+	}
+	if lo.Until, err = parseLogTime(until, now); err != nil {
+		return lo, err
+	}
+	return lo, nil
 }

@@ -49,7 +49,7 @@ func (c *Container) StartWith(ctx context.Context, l *image.Local, so StartOptio
 	if c.Incomplete {
 		return invalidf("container %s was not completely created (the berth creating it was interrupted): remove it and create it again", c.Name)
 	}
-	if st.Status == StatusCreated && st.MonitorPid > 0 && syscall.Kill(st.MonitorPid, 0) == nil {
+	if st.Status != StatusExited && monitor.Busy(c.bundle) {
 		// A start is under way (another berth's, or one killed after it
 		// started the monitor, which carries on): its outcome is this one's.
 		return c.awaitStart(ctx)
@@ -148,7 +148,7 @@ func (c *Container) awaitStart(ctx context.Context) error {
 			}
 			return nil // it ran, and ended already
 		}
-		if st.MonitorPid == 0 || syscall.Kill(st.MonitorPid, 0) != nil {
+		if !monitor.Busy(c.bundle) {
 			return fmt.Errorf("start %s: the monitor of a start under way died before the container ran", c.Name)
 		}
 		select {

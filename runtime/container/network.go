@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -47,7 +46,11 @@ func (c *Container) plug() (string, []netip.Addr, *firstEndpoint, error) {
 	}
 	path := c.netnsPath()
 	fresh := false
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+	if !network.IsNetNS(path) {
+		// Missing, or the empty file of a creation that was interrupted.
+		if err := network.DeleteNetNS(path); err != nil {
+			return "", nil, nil, err
+		}
 		if err := network.CreateNetNS(path); err != nil {
 			return "", nil, nil, err
 		}

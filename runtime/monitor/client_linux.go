@@ -62,6 +62,19 @@ func Start(ctx context.Context, self string, spec Spec, held ...*os.File) (State
 			return State{}, fmt.Errorf("monitor %s: start: %w", spec.ID, err)
 		}
 	}
+	// The lock is held by whoever starts the container and then by its
+	// monitor until the container has ended for good (it goes down with the
+	// held files): a second start, even one racing a start whose CLI was
+	// killed, finds it taken.
+	lock, err := os.OpenFile(filepath.Join(spec.Bundle, lockFile), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return State{}, fmt.Errorf("monitor %s: start: %w", spec.ID, err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return State{}, fmt.Errorf("monitor %s: start: %w", spec.ID, ErrBusy)
+	}
+	held = append(held[:len(held):len(held)], lock)
 	if st, err := Status(spec.Bundle); err == nil && st.Status != StatusExited {
 		return State{}, fmt.Errorf("monitor %s: start: %w (monitor pid %d)", spec.ID, ErrRunning, st.MonitorPid)
 	}
@@ -103,6 +116,20 @@ func Start(ctx context.Context, self string, spec Spec, held ...*os.File) (State
 		return rep.State, &StartError{Msg: rep.Error, ExitCode: rep.State.ExitCode}
 	}
 	return rep.State, nil
+}
+
+// Busy reports whether a monitor runs the container in bundle, or a start of
+// it is under way (Start's lock is taken).
+func Busy(bundle string) bool {
+	f, err := os.OpenFile(filepath.Join(bundle, lockFile), os.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return true
+	}
+	return false
 }
 
 // monitorEnv is the CLI's environment without the monitor's own markers.

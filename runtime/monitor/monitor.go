@@ -44,6 +44,8 @@ const (
 
 	configFile = "config.json"
 	stateFile  = "state.json"
+	// lockFile is held from a start until the container ends for good.
+	lockFile   = "monitor.lock"
 	socketName = "monitor.sock"
 	// maxSocketPath is sizeof(sockaddr_un.sun_path) minus the NUL.
 	maxSocketPath = 107
@@ -56,6 +58,9 @@ var (
 	// ErrRunning is returned by Delete and Start for a container whose
 	// monitor is alive.
 	ErrRunning = errors.New("container is running")
+	// ErrBusy is Start's answer when another start of the container is
+	// under way or its monitor runs.
+	ErrBusy = errors.New("the container is being started, or runs")
 	// ErrNotRunning is returned by Kill when there is no monitor to ask.
 	ErrNotRunning = errors.New("container is not running")
 	// ErrNotSupported is returned on operating systems without containers.

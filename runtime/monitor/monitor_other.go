@@ -93,3 +93,6 @@ func (s *ExecSession) Close() error { return errOS("exec") }
 
 // UpdateDNS is not supported off Linux.
 func UpdateDNS(ctx context.Context, runDir string, cfg *DNSConfig) error { return errOS("dns") }
+
+// Busy is false off Linux.
+func Busy(bundle string) bool { return false }

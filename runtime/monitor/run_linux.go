@@ -697,7 +697,17 @@ func sealedSelf() (*os.File, error) {
 		return nil, fmt.Errorf("monitor: copy self: %w", err)
 	}
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+	// F_SEAL_WRITE fails with EBUSY while the kernel still holds references
+	// to the pages just copied (seen with many containers starting at once);
+	// they go within milliseconds.
+	for try := 0; ; try++ {
+		_, err = unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals)
+		if err != unix.EBUSY || try == 50 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
 		mem.Close()
 		return nil, fmt.Errorf("monitor: seal self: %w", os.NewSyscallError("fcntl(F_ADD_SEALS)", err))
 	}
