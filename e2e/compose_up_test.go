@@ -453,3 +453,52 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestComposeVolumesKept: a named volume's data outlives down (without -v) and a new up; an
+// anonymous volume goes over to the container that replaces its own on a recreation.
+func TestComposeVolumesKept(t *testing.T) {
+	e := newContainerEnv(t)
+	file := filepath.Join(e.dir, "compose.yaml")
+	content := `
+services:
+  db:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+    environment: {V: "1"}
+    volumes: [named:/named, /anon]
+volumes:
+  named:
+`
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.run("-p", "keep", "down", "-v") })
+	e.ok("-p", "keep", "up", "-d")
+	e.ok("container", "exec", "keep-db-1", "sh", "-c", "echo n > /named/f; echo a > /anon/f")
+	// A recreation (the environment changed): the anonymous volume comes along.
+	if err := os.WriteFile(file, []byte(strings.Replace(content, `V: "1"`, `V: "2"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("-p", "keep", "up", "-d")
+	if out := e.ok("container", "exec", "keep-db-1", "cat", "/named/f", "/anon/f").stdout; out != "n\na\n" {
+		t.Errorf("after the recreation: %q", out)
+	}
+	// down without -v, then up: the named volume's data is there.
+	e.ok("-p", "keep", "down")
+	afterDown := e.volumeNames()
+	if !slices.Contains(afterDown, "keep_named") || len(afterDown) != 2 {
+		t.Errorf("volumes after down: %v (want keep_named and the anonymous one)", afterDown)
+	}
+	e.ok("-p", "keep", "up", "-d")
+	if out := e.ok("container", "exec", "keep-db-1", "cat", "/named/f").stdout; out != "n\n" {
+		t.Errorf("after down and up: %q", out)
+	}
+	e.ok("-p", "keep", "down", "-v")
+	// As with docker compose, the anonymous volume the first down left behind stays dangling;
+	// the named volume and the last container's anonymous one are gone.
+	anon := slices.DeleteFunc(afterDown, func(v string) bool { return v == "keep_named" })
+	if got := e.volumeNames(); !slices.Equal(got, anon) {
+		t.Errorf("volumes after down -v: %v, want only the dangling %v", got, anon)
+	}
+	e.ok("volume", "prune", "-f")
+}
