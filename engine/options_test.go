@@ -545,16 +545,7 @@ func TestContainerOptionsRefuses(t *testing.T) {
 // TestCorpusOptions: every service of every compose file in the corpus maps to container
 // options, or fails naming what berth does not support.
 func TestCorpusOptions(t *testing.T) {
-	dir := os.Getenv("BERTH_CORPUS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "corpus", "awesome-compose")
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*", "compose.y*ml"))
-	more, _ := filepath.Glob(filepath.Join(dir, "*", "*", "compose.y*ml"))
-	files = append(files, more...)
-	if len(files) == 0 {
-		t.Skipf("needs the awesome-compose corpus at %s (the project's shared/ folder beside the checkout, or BERTH_CORPUS)", dir)
-	}
+	files := corpusFiles(t)
 	mapped := 0
 	for _, f := range files {
 		p, err := compose.Load(context.Background(), compose.Options{Files: []string{f}, ProjectDir: filepath.Dir(f), RenderOnly: true,

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,16 +27,7 @@ func TestConfigChanges(t *testing.T) {
 // TestCorpusPlan: every compose file of the corpus is planned on an empty machine, or fails
 // naming what berth does not support.
 func TestCorpusPlan(t *testing.T) {
-	dir := os.Getenv("BERTH_CORPUS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "corpus", "awesome-compose")
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*", "compose.y*ml"))
-	more, _ := filepath.Glob(filepath.Join(dir, "*", "*", "compose.y*ml"))
-	files = append(files, more...)
-	if len(files) == 0 {
-		t.Skipf("needs the awesome-compose corpus at %s (the project's shared/ folder beside the checkout, or BERTH_CORPUS)", dir)
-	}
+	files := corpusFiles(t)
 	e := &Engine{Root: t.TempDir(), RunRoot: t.TempDir()}
 	planned, refused := 0, 0
 	for _, f := range files {

@@ -185,16 +185,7 @@ func TestEnsureVolumes(t *testing.T) {
 // TestCorpusMounts: every service of every compose file in the corpus maps to mounts, or names
 // what berth does not support.
 func TestCorpusMounts(t *testing.T) {
-	dir := os.Getenv("BERTH_CORPUS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "corpus", "awesome-compose")
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*", "compose.y*ml"))
-	more, _ := filepath.Glob(filepath.Join(dir, "*", "*", "compose.y*ml"))
-	files = append(files, more...)
-	if len(files) == 0 {
-		t.Skipf("needs the awesome-compose corpus at %s (the project's shared/ folder beside the checkout, or BERTH_CORPUS)", dir)
-	}
+	files := corpusFiles(t)
 	mapped := 0
 	for _, f := range files {
 		p, err := compose.Load(context.Background(), compose.Options{Files: []string{f}, ProjectDir: filepath.Dir(f), RenderOnly: true,
@@ -215,4 +206,21 @@ func TestCorpusMounts(t *testing.T) {
 	if mapped == 0 {
 		t.Error("no service of the corpus mapped")
 	}
+}
+
+// corpusFiles are the compose files of the awesome-compose corpus beside the checkout
+// (../shared/corpus, or BERTH_CORPUS); the test skips, saying so, without it.
+func corpusFiles(t *testing.T) []string {
+	t.Helper()
+	dir := os.Getenv("BERTH_CORPUS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "shared", "corpus", "awesome-compose")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "compose.y*ml"))
+	more, _ := filepath.Glob(filepath.Join(dir, "*", "*", "compose.y*ml"))
+	files = append(files, more...)
+	if len(files) == 0 {
+		t.Skipf("needs the awesome-compose corpus at %s (the project's shared/ folder beside the checkout, or BERTH_CORPUS)", dir)
+	}
+	return files
 }
