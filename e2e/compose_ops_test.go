@@ -61,7 +61,7 @@ func TestComposeOps(t *testing.T) {
 	withFile := func(args ...string) []string { return append([]string{"-p", "proj", "-f", "compose.yaml"}, args...) }
 	status := func(name string) string { return e.state(name)["Status"].(string) }
 
-	t.Run("logs", func(t *testing.T) {
+	step(t, "logs", func(t *testing.T) {
 		var r result
 		waitFor(t, "the containers' first lines", func() bool {
 			r = e.ok(p("logs")...)
@@ -100,7 +100,7 @@ func TestComposeOps(t *testing.T) {
 		oneLineError(t, "logs of an unknown service", e.run(p("logs", "nosuch")...), "no such service: nosuch")
 	})
 
-	t.Run("logs colours on a terminal", func(t *testing.T) {
+	step(t, "logs colours on a terminal", func(t *testing.T) {
 		_, _, out, done := e.startOnPty(p("logs")...)
 		if code := exitCodeOf(t, done); code != 0 {
 			t.Fatalf("logs on a terminal: exit %d: %q", code, out.String())
@@ -117,7 +117,7 @@ func TestComposeOps(t *testing.T) {
 		}
 	})
 
-	t.Run("logs -f ends when the containers exit", func(t *testing.T) {
+	step(t, "logs -f ends when the containers exit", func(t *testing.T) {
 		e.ok("-p", "fol", "-f", "follow.yaml", "up", "-d")
 		r, ok := e.runWithin(30*time.Second, "-p", "fol", "logs", "-f")
 		if !ok {
@@ -132,7 +132,7 @@ func TestComposeOps(t *testing.T) {
 		}
 	})
 
-	t.Run("exec", func(t *testing.T) {
+	step(t, "exec", func(t *testing.T) {
 		if r := e.run(p("exec", "db", "sh", "-c", "exit 3")...); r.code != 3 {
 			t.Errorf("exec exit 3: code %d, stderr %q", r.code, r.stderr)
 		}
@@ -164,7 +164,7 @@ func TestComposeOps(t *testing.T) {
 		out.waitFor(t, "on a tty")
 	})
 
-	t.Run("port", func(t *testing.T) {
+	step(t, "port", func(t *testing.T) {
 		if out := e.ok(p("port", "db", "80")...).stdout; out != "0.0.0.0:8080\n" {
 			t.Errorf("port db 80: %q", out)
 		}
@@ -184,7 +184,7 @@ func TestComposeOps(t *testing.T) {
 		}
 	})
 
-	t.Run("top", func(t *testing.T) {
+	step(t, "top", func(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(e.ok(p("top", "db")...).stdout), "\n")
 		if len(lines) < 2 || !regexp.MustCompile(`^SERVICE\s+#\s+UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD$`).MatchString(lines[0]) {
 			t.Fatalf("top db: %q", lines)
@@ -201,7 +201,7 @@ func TestComposeOps(t *testing.T) {
 		}
 	})
 
-	t.Run("pause and unpause", func(t *testing.T) {
+	step(t, "pause and unpause", func(t *testing.T) {
 		r := e.ok(p("pause", "web")...)
 		for _, want := range []string{" Container proj-web-1  Paused\n", " Container proj-web-2  Paused\n"} {
 			if !strings.Contains(r.stderr, want) {
@@ -220,7 +220,7 @@ func TestComposeOps(t *testing.T) {
 		}
 	})
 
-	t.Run("stop, start and restart", func(t *testing.T) {
+	step(t, "stop, start and restart", func(t *testing.T) {
 		r := e.ok(withFile("stop", "-t", "5")...)
 		for _, want := range []string{"proj-web-1  Stopping", "proj-web-1  Stopped", "proj-web-2  Stopped", "proj-db-1  Stopping", "proj-db-1  Stopped"} {
 			if !strings.Contains(r.stderr, " Container "+want+"\n") {
@@ -260,7 +260,7 @@ func TestComposeOps(t *testing.T) {
 		oneLineError(t, "stop of an unknown service, with the file", e.run(withFile("stop", "nosuch")...), "no such service: nosuch")
 	})
 
-	t.Run("kill", func(t *testing.T) {
+	step(t, "kill", func(t *testing.T) {
 		r := e.ok(p("kill", "-s", "TERM", "db")...)
 		if r.stderr != " Container proj-db-1  Killing\n Container proj-db-1  Killed\n" {
 			t.Errorf("kill -s TERM db: %q", r.stderr)
@@ -275,7 +275,7 @@ func TestComposeOps(t *testing.T) {
 		oneLineError(t, "kill -s with a bad signal", e.run(p("kill", "-s", "NOSUCH")...), "Invalid signal: NOSUCH")
 	})
 
-	t.Run("rm", func(t *testing.T) {
+	step(t, "rm", func(t *testing.T) {
 		if r := e.ok(p("rm", "web")...); r.stderr != "No stopped containers\n" {
 			t.Errorf("rm of running containers: %q", r.stderr)
 		}

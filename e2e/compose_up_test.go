@@ -502,3 +502,59 @@ volumes:
 	}
 	e.ok("volume", "prune", "-f")
 }
+
+// TestComposeCreatePullLsWait: create makes the containers without starting them; ls lists the
+// project; wait gives a service's exit code; pull of an image nobody serves fails naming the
+// service; up -V gives a recreated container a new anonymous volume.
+func TestComposeCreatePullLsWait(t *testing.T) {
+	e := newContainerEnv(t)
+	file := filepath.Join(e.dir, "compose.yaml")
+	content := `
+services:
+  job:
+    image: bb:1
+    command: ["sh", "-c", "busybox sleep 0.3; exit 4"]
+  keep:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+    environment: {V: "1"}
+    volumes: [/anon]
+`
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.run("-p", "cplw", "down", "-v") })
+	e.ok("-p", "cplw", "create")
+	if st := e.inspect("cplw-keep-1")["State"].(map[string]any)["Status"]; st != "created" {
+		t.Errorf("after create: %v", st)
+	}
+	if ls := e.ok("ls").stdout; strings.Contains(ls, "cplw") {
+		t.Errorf("ls lists a project with nothing running:\n%s", ls)
+	}
+	if ls := e.ok("ls", "-a").stdout; !strings.Contains(ls, "cplw") || !strings.Contains(ls, "created(2)") {
+		t.Errorf("ls -a:\n%s", ls)
+	}
+	e.ok("-p", "cplw", "start")
+	if r := e.run("-p", "cplw", "wait", "job"); r.code != 4 || r.stdout != "cplw-job-1 exited with code 4\n" {
+		t.Errorf("wait job: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if ls := e.ok("ls").stdout; !strings.Contains(ls, "cplw") || !strings.Contains(ls, "running(1)") {
+		t.Errorf("ls:\n%s", ls)
+	}
+	// -V: the recreated container starts with an empty anonymous volume.
+	e.ok("container", "exec", "cplw-keep-1", "sh", "-c", "echo old > /anon/f")
+	if err := os.WriteFile(file, []byte(strings.Replace(content, `V: "1"`, `V: "2"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("-p", "cplw", "up", "-d", "-V", "keep")
+	if out := e.ok("container", "exec", "cplw-keep-1", "busybox", "ls", "-A", "/anon").stdout; out != "" {
+		t.Errorf("after up -V, the anonymous volume has %q", out)
+	}
+	if err := os.WriteFile(file, []byte("services:\n  far:\n    image: localhost:1/nosuch:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.run("-p", "cplw2", "pull"); r.code != 1 || !strings.Contains(r.stderr, `service "far"`) {
+		t.Errorf("pull of an image nobody serves: code %d, stderr %q", r.code, r.stderr)
+	}
+	e.ok("volume", "prune", "-f")
+}

@@ -300,7 +300,7 @@ func TestContainerRunPullsMissingImage(t *testing.T) {
 	e.ok("image", "tag", "bb:1", ref)
 	e.ok("image", "push", ref)
 	// A second state root has no images at all.
-	other := &containerEnv{t: t, dir: t.TempDir(), env: stateEnv(t)}
+	other := &containerEnv{t: t, dir: t.TempDir(), env: stateEnv(t), netns: e.netns}
 	r := other.run("container", "run", "--rm", ref, "echo", "pulled and ran")
 	if r.code != 0 || r.stdout != "pulled and ran\n" || !strings.Contains(r.stderr, "Unable to find image '"+ref+"' locally") || !strings.Contains(r.stderr, "Status: Downloaded newer image for "+ref) {
 		t.Errorf("run of a missing image: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)

@@ -22,6 +22,8 @@ type containerEnv struct {
 	dir  string
 	env  []string
 	root string
+	// netns is the test's own network namespace, where every berth it runs must start.
+	netns uint64
 }
 
 func newContainerEnv(t *testing.T) *containerEnv {
@@ -32,7 +34,7 @@ func newContainerEnv(t *testing.T) *containerEnv {
 	// go in the test's own network namespace, never the host's.
 	inOwnNetNS(t)
 	rootfs := busyboxRootfs(t)
-	e := &containerEnv{t: t, dir: t.TempDir(), env: stateEnv(t)}
+	e := &containerEnv{t: t, dir: t.TempDir(), env: stateEnv(t), netns: netNSInode(t)}
 	e.root = strings.TrimPrefix(e.env[0], "BERTH_ROOT=")
 	e.ok("image", "import", "-c", `CMD ["/bin/sh"]`, rootfs, "bb:1")
 	e.ok("image", "import", rootfs, "bb:nocmd")
@@ -51,11 +53,13 @@ func newContainerEnv(t *testing.T) *containerEnv {
 
 func (e *containerEnv) run(args ...string) result {
 	e.t.Helper()
+	checkNetNS(e.t, e.netns)
 	return cmd{args: args, dir: e.dir, env: e.env}.run(e.t)
 }
 
 func (e *containerEnv) ok(args ...string) result {
 	e.t.Helper()
+	checkNetNS(e.t, e.netns)
 	return cmd{args: args, dir: e.dir, env: e.env}.ok(e.t)
 }
 

@@ -18,7 +18,15 @@ import (
 var berthBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	// Every test keeps berth's bridges, veths and rules in network namespaces of its own: the
+	// host's links are the same after the run as before, or the run fails.
+	before := hostBerthLinks()
+	code := run(m)
+	if after := hostBerthLinks(); len(after) > len(before) {
+		fmt.Fprintf(os.Stderr, "FAIL: the tests left berth links in the host's network namespace: %v (before: %v)\n", after, before)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 func run(m *testing.M) int {

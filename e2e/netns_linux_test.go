@@ -124,3 +124,45 @@ func checkNoLeaks(t *testing.T, root, runRoot string) {
 		}
 	}
 }
+
+// netNSInode is the network namespace of the calling thread.
+func netNSInode(t testing.TB) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+// checkNetNS fails the test when berth is about to run outside the test's own network
+// namespace: from a subtest's goroutine, say, which starts in the host's.
+func checkNetNS(t testing.TB, want uint64) {
+	t.Helper()
+	if want != 0 && netNSInode(t) != want {
+		t.Fatalf("berth would run outside the test's network namespace (a subtest or another goroutine?): use step, not t.Run")
+	}
+}
+
+// step runs one part of a test on the test's own goroutine, so that what it runs stays in the
+// test's network namespace (a subtest's goroutine would start in the host's).
+func step(t *testing.T, name string, f func(t *testing.T)) {
+	t.Helper()
+	t.Logf("step: %s", name)
+	f(t)
+}
+
+// hostBerthLinks lists the berth links of the namespace the test binary started in (the host's).
+func hostBerthLinks() []string {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range links {
+		if n := l.Attrs().Name; strings.HasPrefix(n, "berth") || strings.HasPrefix(n, "vb") {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -93,6 +93,8 @@ type UpOptions struct {
 	NoRecreate    bool
 	NoStart       bool
 	RemoveOrphans bool
+	// RenewAnonVolumes gives recreated containers new anonymous volumes (-V).
+	RenewAnonVolumes bool
 }
 
 // Up creates what project p needs and is missing (networks, volumes, containers), recreates
@@ -197,6 +199,12 @@ func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.
 			c = nil
 		}
 		opts.Labels[LabelConfigJSON] = serviceJSON(s)
+		if i == 1 && e.EnsureImage != nil {
+			// Before the image is compared: with --pull always a newer image recreates.
+			if err := e.EnsureImage(ctx, opts.Image); err != nil {
+				return recreated, err
+			}
+		}
 		if c != nil {
 			same := e.recreateReason(c, s, opts) == ""
 			if o.NoRecreate || same && !o.ForceRecreate {
@@ -212,17 +220,14 @@ func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.
 				continue
 			}
 			// Recreate: the anonymous volumes go to the new container, as compose does.
-			opts.Mounts = carryAnonymous(c, opts.Mounts)
+			if !o.RenewAnonVolumes {
+				opts.Mounts = carryAnonymous(c, opts.Mounts)
+			}
 			e.progress("Container", c.Name, "Recreate")
 			if err := e.removeContainer(ctx, c, false); err != nil {
 				return recreated, err
 			}
 			recreated = true
-		}
-		if e.EnsureImage != nil {
-			if err := e.EnsureImage(ctx, opts.Image); err != nil {
-				return recreated, err
-			}
 		}
 		nc, err := container.Create(ctx, e.Images, e.Root, e.RunRoot, opts)
 		if err != nil {

@@ -27,13 +27,18 @@ import (
 // newEngine is the compose engine on the state root, printing progress on stderr as docker
 // compose does.
 func newEngine(g *globalOptions, s streams) (*engine.Engine, error) {
+	return newEngineWithPull(g, s, "missing")
+}
+
+// newEngineWithPull is newEngine pulling images as policy says (missing, always, never).
+func newEngineWithPull(g *globalOptions, s streams, policy string) (*engine.Engine, error) {
 	l, err := openImages(g)
 	if err != nil {
 		return nil, err
 	}
 	return &engine.Engine{
 		Root: g.root, RunRoot: g.runRoot, Images: l, Out: s.err, Compatibility: g.compatibility,
-		EnsureImage: func(ctx context.Context, ref string) error { return ensureImage(ctx, l, s, ref, "missing") },
+		EnsureImage: func(ctx context.Context, ref string) error { return ensureImage(ctx, l, s, ref, policy) },
 	}, nil
 }
 
@@ -59,6 +64,7 @@ func loadProject(ctx context.Context, g *globalOptions, services []string) (*com
 func newUpCommand(g *globalOptions, s streams) *cobra.Command {
 	var o engine.UpOptions
 	var detach, wait, noDeps bool
+	var pull string
 	var ao attachOptions
 	var waitTimeout int
 	var scale []string
@@ -97,7 +103,10 @@ func newUpCommand(g *globalOptions, s streams) *cobra.Command {
 				svc.Scale = &n
 				p.Services[name] = svc
 			}
-			e, err := newEngine(g, s)
+			if pull == "build" {
+				return errors.New("--pull build: image builds are not built into berth yet")
+			}
+			e, err := newEngineWithPull(g, s, pull)
 			if err != nil {
 				return err
 			}
@@ -151,6 +160,8 @@ func newUpCommand(g *globalOptions, s streams) *cobra.Command {
 	f.IntVar(&waitTimeout, "wait-timeout", 0, "Maximum duration in seconds to wait for the project to be running|healthy")
 	f.BoolVar(&noDeps, "no-deps", false, "Don't start linked services")
 	f.StringArrayVar(&scale, "scale", nil, "Scale SERVICE to NUM instances. Overrides the scale setting in the Compose file if present.")
+	f.StringVar(&pull, "pull", "missing", `Pull image before running ("always"|"missing"|"never")`)
+	f.BoolVarP(&o.RenewAnonVolumes, "renew-anon-volumes", "V", false, "Recreate anonymous volumes instead of retrieving data from the previous containers")
 	f.BoolVar(&ao.abortOnExit, "abort-on-container-exit", false, "Stops all containers if any container was stopped. Incompatible with -d")
 	f.BoolVar(&ao.abortOnFailure, "abort-on-container-failure", false, "Stops all containers if any container exited with failure. Incompatible with -d")
 	f.StringVar(&ao.exitCodeFrom, "exit-code-from", "", "Return the exit code of the selected service container. Implies --abort-on-container-exit")

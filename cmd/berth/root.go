@@ -124,6 +124,7 @@ does, with its own container runtime and no daemon: nothing runs when no contain
 		newVersionCommand(s),
 	)
 	root.AddCommand(composeOpsCommands(g, s)...)
+	root.AddCommand(composeMoreCommands(g, s)...)
 	addBuiltinExamples(root)
 	return root
 }
