@@ -558,3 +558,40 @@ services:
 	}
 	e.ok("volume", "prune", "-f")
 }
+
+// TestComposeRun: a one-off container of a service, its dependency started first, with -e, a
+// command of its own, its exit code passed on, and --rm removing it.
+func TestComposeRun(t *testing.T) {
+	e := newContainerEnv(t)
+	if err := os.WriteFile(filepath.Join(e.dir, "compose.yaml"), []byte(`
+services:
+  db:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+  app:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+    ports: ["8080:80"]
+    depends_on: [db]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.run("-p", "one", "down") })
+	r := e.ok("-p", "one", "run", "--rm", "-e", "FOO=bar", "app", "sh", "-c", "echo $FOO; busybox nslookup db >/dev/null && echo db-found")
+	if r.stdout != "bar\ndb-found\n" {
+		t.Errorf("run --rm app: stdout %q, stderr %q", r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, " Container one-db-1  Started") {
+		t.Errorf("run did not start the dependency:\n%s", r.stderr)
+	}
+	if r := e.run("-p", "one", "run", "--rm", "--no-deps", "app", "sh", "-c", "exit 7"); r.code != 7 {
+		t.Errorf("run exit 7: code %d, stderr %q", r.code, r.stderr)
+	}
+	// Only db runs: the one-off containers are gone, and app itself was never started.
+	if ps := strings.Fields(e.ok("-p", "one", "ps", "-a", "--services").stdout); !slices.Equal(ps, []string{"db"}) {
+		t.Errorf("ps -a after the runs: %v", ps)
+	}
+	if r := e.run("-p", "one", "run", "--rm", "nosuch"); r.code != 1 || !strings.Contains(r.stderr, "nosuch") {
+		t.Errorf("run of an unknown service: code %d, stderr %q", r.code, r.stderr)
+	}
+}

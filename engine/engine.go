@@ -113,18 +113,7 @@ func (e *Engine) Up(ctx context.Context, p *types.Project, o UpOptions) error {
 	if err := e.orphans(ctx, p, o.RemoveOrphans); err != nil {
 		return err
 	}
-	if err := e.ensureNetworks(p); err != nil {
-		return err
-	}
-	vols, err := volumes.Open(e.Root)
-	if err != nil {
-		return err
-	}
-	created, err := EnsureVolumes(vols, p)
-	for _, name := range created {
-		e.progress("Volume", strconv.Quote(name), "Created")
-	}
-	if err != nil {
+	if err := e.EnsureResources(p); err != nil {
 		return err
 	}
 	wait := func(ctx context.Context, edge graph.Edge) error { return e.waitCondition(ctx, p, edge) }
@@ -148,6 +137,23 @@ func (e *Engine) Up(ctx context.Context, p *types.Project, o UpOptions) error {
 		}
 		return err
 	})
+}
+
+// EnsureResources makes the project's networks and volumes that are missing (external ones
+// must exist).
+func (e *Engine) EnsureResources(p *types.Project) error {
+	if err := e.ensureNetworks(p); err != nil {
+		return err
+	}
+	vols, err := volumes.Open(e.Root)
+	if err != nil {
+		return err
+	}
+	created, err := EnsureVolumes(vols, p)
+	for _, name := range created {
+		e.progress("Volume", strconv.Quote(name), "Created")
+	}
+	return err
 }
 
 // replicas is how many containers service s runs.

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/berth-sh/berth/compose"
 	"github.com/berth-sh/berth/engine"
+	"github.com/berth-sh/berth/network"
 	"github.com/berth-sh/berth/runtime/container"
 )
 
@@ -23,6 +27,7 @@ func composeMoreCommands(g *globalOptions, s streams) []*cobra.Command {
 		newComposePullCommand(g, s),
 		newComposeLsCommand(g, s),
 		newComposeWaitCommand(g, s),
+		newComposeRunCommand(g, s),
 	}
 }
 
@@ -230,4 +235,153 @@ func newComposeWaitCommand(g *globalOptions, s streams) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&downProject, "down-project", false, "Drops project when the first container stops")
 	return cmd
+}
+
+// composeRunOptions are `run`'s.
+type composeRunOptions struct {
+	detach, rm, noDeps, servicePorts, useAliases, noTTY, interactive bool
+	env, publish, volumes                                            []string
+	entrypoint, name, workdir, user                                  string
+	entrypointSet                                                    bool
+}
+
+func newComposeRunCommand(g *globalOptions, s streams) *cobra.Command {
+	o := &composeRunOptions{}
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] SERVICE [COMMAND] [ARGS...]",
+		Short: "Run a one-off command on a service",
+		Example: `  berth run --rm web npm test
+  berth run --rm -e DEBUG=1 --no-deps db sh`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.entrypointSet = cmd.Flags().Changed("entrypoint")
+			return runOneOff(cmd, g, s, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false) // what follows SERVICE is the command
+	f.BoolVarP(&o.detach, "detach", "d", false, "Run container in background and print container ID")
+	f.BoolVar(&o.rm, "rm", false, "Automatically remove the container when it exits")
+	f.BoolVar(&o.noDeps, "no-deps", false, "Don't start linked services")
+	f.BoolVarP(&o.servicePorts, "service-ports", "P", false, "Run command with all service's ports enabled and mapped to the host")
+	f.BoolVar(&o.useAliases, "use-aliases", false, "Use the service's network aliases in the network(s) the container connects to")
+	f.BoolVarP(&o.noTTY, "no-TTY", "T", false, "Disable pseudo-TTY allocation (default: auto-detected)")
+	f.BoolVarP(&o.interactive, "interactive", "i", true, "Keep STDIN open even if not attached")
+	f.StringArrayVarP(&o.env, "env", "e", nil, "Set environment variables")
+	f.StringArrayVarP(&o.publish, "publish", "p", nil, "Publish a container's port(s) to the host")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "Bind mount a volume")
+	f.StringVar(&o.entrypoint, "entrypoint", "", "Override the entrypoint of the image")
+	f.StringVar(&o.name, "name", "", "Assign a name to the container")
+	f.StringVarP(&o.workdir, "workdir", "w", "", "Working directory inside the container")
+	f.StringVarP(&o.user, "user", "u", "", "Run as specified username or uid")
+	return cmd
+}
+
+// runOneOff is docker compose run: a one-off container of the service (labelled oneoff, named
+// <project>-<service>-run-<id>), its dependencies started first unless --no-deps, the service's
+// ports published only with --service-ports, attached to the terminal unless -d.
+func runOneOff(cmd *cobra.Command, g *globalOptions, s streams, o *composeRunOptions, args []string) error {
+	ctx := cmd.Context()
+	service := args[0]
+	p, err := loadProject(ctx, g, []string{service})
+	if err != nil {
+		return err
+	}
+	svc, ok := p.Services[service]
+	if !ok {
+		return fmt.Errorf("no such service: %s", service)
+	}
+	e, err := newEngine(g, s)
+	if err != nil {
+		return err
+	}
+	// The dependencies (as up would start them), then the project's networks and volumes.
+	deps := p.WithServicesDisabled(service)
+	if !o.noDeps && len(deps.Services) > 0 {
+		if err := e.Up(ctx, deps, engine.UpOptions{}); err != nil {
+			return composeError(err)
+		}
+	}
+	if err := e.EnsureResources(p.Project); err != nil {
+		return composeError(err)
+	}
+	opts, err := engine.ContainerOptions(p.Project, svc, 1, g.compatibility)
+	if err != nil {
+		return composeError(err)
+	}
+	id := make([]byte, 6)
+	if _, err := rand.Read(id); err != nil {
+		return err
+	}
+	opts.Name = fmt.Sprintf("%s%s%s%srun%s%s", p.Name, compose.Separator(g.compatibility), service, compose.Separator(g.compatibility), compose.Separator(g.compatibility), hex.EncodeToString(id))
+	if o.name != "" {
+		opts.Name = o.name
+	}
+	opts.Labels[engine.LabelOneoff] = "True"
+	opts.Restart = "" // a one-off is never restarted
+	if len(args) > 1 {
+		opts.Cmd = args[1:]
+	}
+	if o.entrypointSet {
+		opts.Entrypoint, opts.EntrypointSet = nil, true
+		if o.entrypoint != "" {
+			opts.Entrypoint = strings.Fields(o.entrypoint)
+		}
+	}
+	opts.Env = append(opts.Env, o.env...)
+	if o.workdir != "" {
+		opts.WorkingDir = o.workdir
+	}
+	if o.user != "" {
+		opts.User = o.user
+	}
+	if !o.servicePorts {
+		opts.Ports = nil
+	}
+	ports, err := network.ParsePorts(o.publish)
+	if err != nil {
+		return err
+	}
+	opts.Ports = append(opts.Ports, ports...)
+	if !o.useAliases {
+		for i := range opts.Networks {
+			opts.Networks[i].Aliases = nil
+		}
+	}
+	for _, v := range o.volumes {
+		m, err := container.ParseVolume(v, p.WorkingDir)
+		if err != nil {
+			return err
+		}
+		opts.Mounts = append(opts.Mounts, m)
+	}
+	_, stdinTTY := terminalFd(s.in)
+	opts.Tty = !o.noTTY && !o.detach && isTerminal(s.out) && stdinTTY
+	opts.OpenStdin = o.interactive && !o.detach
+	opts.StdinOnce = opts.OpenStdin
+	opts.AutoRemove = o.rm
+	if err := e.EnsureImage(ctx, opts.Image); err != nil {
+		return err
+	}
+	c, err := container.Create(ctx, e.Images, e.Root, e.RunRoot, opts)
+	if err != nil {
+		return composeError(err)
+	}
+	so := container.StartOptions{Attach: !o.detach}
+	if opts.Tty {
+		if fd, ok := terminalFd(s.out); ok {
+			so.ConsoleSize = terminalSize(fd)
+		}
+	}
+	if err := c.StartWith(ctx, e.Images, so); err != nil {
+		if o.rm {
+			_ = c.Remove(context.Background(), true, true)
+		}
+		return composeError(err)
+	}
+	if o.detach {
+		fmt.Fprintln(s.out, c.Name)
+		return nil
+	}
+	return runAttached(ctx, c, s, &createOptions{interactive: opts.OpenStdin, tty: opts.Tty, rm: o.rm})
 }
