@@ -534,6 +534,12 @@ services:
 	if ls := e.ok("ls", "-a").stdout; !strings.Contains(ls, "cplw") || !strings.Contains(ls, "created(2)") {
 		t.Errorf("ls -a:\n%s", ls)
 	}
+	if out := e.ok("-p", "cplw", "images").stdout; !strings.HasPrefix(out, "CONTAINER     REPOSITORY   TAG       IMAGE ID       SIZE\n") || !strings.Contains(out, "cplw-keep-1   bb           1         ") {
+		t.Errorf("images:\n%s", out)
+	}
+	if ids := strings.Fields(e.ok("-p", "cplw", "images", "-q").stdout); len(ids) != 1 {
+		t.Errorf("images -q: %v, want the one image", ids)
+	}
 	e.ok("-p", "cplw", "start")
 	if r := e.run("-p", "cplw", "wait", "job"); r.code != 4 || r.stdout != "cplw-job-1 exited with code 4\n" {
 		t.Errorf("wait job: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)

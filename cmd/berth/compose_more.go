@@ -11,12 +11,14 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-sh/berth/compose"
 	"github.com/berth-sh/berth/engine"
 	"github.com/berth-sh/berth/network"
 	"github.com/berth-sh/berth/runtime/container"
+	"github.com/berth-sh/berth/runtime/image"
 )
 
 // composeMoreCommands are the project commands beside up, down, ps and the container ones:
@@ -28,6 +30,7 @@ func composeMoreCommands(g *globalOptions, s streams) []*cobra.Command {
 		newComposeLsCommand(g, s),
 		newComposeWaitCommand(g, s),
 		newComposeRunCommand(g, s),
+		newComposeImagesCommand(g, s),
 	}
 }
 
@@ -384,4 +387,64 @@ func runOneOff(cmd *cobra.Command, g *globalOptions, s streams, o *composeRunOpt
 		return nil
 	}
 	return runAttached(ctx, c, s, &createOptions{interactive: opts.OpenStdin, tty: opts.Tty, rm: o.rm})
+}
+
+// imagesRow is one line of `images`, with docker compose's JSON field names.
+type imagesRow struct {
+	ContainerName, Repository, Tag, ID, Size string
+}
+
+func newComposeImagesCommand(g *globalOptions, s streams) *cobra.Command {
+	var quiet bool
+	var format string
+	cmd := &cobra.Command{
+		Use:     "images [OPTIONS] [SERVICE...]",
+		Short:   "List images used by the created containers",
+		Example: `  berth images`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := openProject(cmd.Context(), g, s, args)
+			if err != nil {
+				return err
+			}
+			var rows []imagesRow
+			for _, c := range sc.containers {
+				if len(args) > 0 && !slices.Contains(args, serviceOf(c)) {
+					continue
+				}
+				si, err := sc.engine.Images.Resolve(c.ImageID)
+				if err != nil {
+					continue // the image went (image rm -f): nothing to show
+				}
+				repo, tag := "<none>", "<none>"
+				if ref, err := image.ParseReference(c.Options.Image); err == nil {
+					full := ref.Familiar()
+					repo, tag = full, "latest"
+					if i := strings.LastIndex(full, ":"); i > strings.LastIndex(full, "/") {
+						repo, tag = full[:i], full[i+1:]
+					}
+				}
+				rows = append(rows, imagesRow{ContainerName: c.Name, Repository: repo, Tag: tag,
+					ID: image.ShortID(c.ImageID), Size: units.HumanSizeWithPrecision(float64(sc.engine.Images.ImageSize(si)), 3)})
+			}
+			if quiet {
+				seen := map[string]bool{}
+				for _, r := range rows {
+					if !seen[r.ID] {
+						seen[r.ID] = true
+						fmt.Fprintln(s.out, r.ID)
+					}
+				}
+				return nil
+			}
+			return printListing(s.out, format, rows, func(tw io.Writer) {
+				fmt.Fprintln(tw, "CONTAINER\tREPOSITORY\tTAG\tIMAGE ID\tSIZE")
+				for _, r := range rows {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ContainerName, r.Repository, r.Tag, r.ID, r.Size)
+				}
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display IDs")
+	cmd.Flags().StringVar(&format, "format", "", "Format the output. Values: [table | json]")
+	return cmd
 }
