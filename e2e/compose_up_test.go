@@ -215,7 +215,7 @@ func TestComposeSecrets(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(e.dir, "db_password.txt"), []byte("s3cret"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(e.dir, "compose.yaml"), []byte(`
+	e.composeFile("sec", `
 services:
   db:
     image: bb:1
@@ -233,10 +233,7 @@ secrets:
 configs:
   my_cnf:
     content: "[mysqld]\nskip-name-resolve\n"
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.run("-p", "sec", "down") })
+`)
 	e.ok("-p", "sec", "up", "-d")
 	out := e.ok("container", "exec", "sec-db-1", "sh", "-c", `cat "$MYSQL_ROOT_PASSWORD_FILE"; echo; busybox stat -c '%a' /run/secrets/db-password /etc/mysql/conf.d/berth.cnf; cat /etc/mysql/conf.d/berth.cnf`).stdout
 	if out != "s3cret\n444\n440\n[mysqld]\nskip-name-resolve\n" {
@@ -252,7 +249,7 @@ configs:
 // returns once they run, and `up SERVICE` leaves the other services alone.
 func TestComposeScaleWait(t *testing.T) {
 	e := newContainerEnv(t)
-	if err := os.WriteFile(filepath.Join(e.dir, "compose.yaml"), []byte(`
+	e.composeFile("sc", `
 services:
   api:
     image: bb:1
@@ -263,10 +260,7 @@ services:
     healthcheck:
       test: ["CMD", "busybox", "true"]
       interval: 300ms
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.run("-p", "sc", "down") })
+`)
 	r := e.ok("-p", "sc", "up", "--wait", "--scale", "api=3")
 	if !strings.Contains(r.stderr, " Container sc-client-1  Healthy\n") {
 		t.Errorf("up --wait:\n%s", r.stderr)
@@ -293,10 +287,7 @@ services:
 // everything; a service whose image cannot be had fails its branch while the others start.
 func TestComposeFaults(t *testing.T) {
 	e := newContainerEnv(t)
-	if err := os.WriteFile(filepath.Join(e.dir, "compose.yaml"), []byte(stackCompose(8, "bb:1")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.run("-p", "crash", "down", "-v") })
+	e.composeFile("crash", stackCompose(8, "bb:1"))
 	x := exec.Command(berthBin, "-p", "crash", "up", "-d")
 	x.Dir = e.dir
 	x.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, e.env...)
@@ -360,10 +351,7 @@ services:
     depends_on:
       db: {condition: service_started, restart: false}
 `
-	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.run("-p", "rs", "down") })
+	e.composeFile("rs", content)
 	e.ok("-p", "rs", "up", "-d")
 	webID, batchID := e.inspect("rs-web-1")["Id"], e.inspect("rs-batch-1")["Id"]
 	webStarted := e.inspect("rs-web-1")["State"].(map[string]any)["StartedAt"]
@@ -388,7 +376,7 @@ services:
 // services that all end returns once they have; the first Ctrl-C stops the project gracefully.
 func TestComposeUpAttached(t *testing.T) {
 	e := newContainerEnv(t)
-	if err := os.WriteFile(filepath.Join(e.dir, "compose.yaml"), []byte(`
+	e.composeFile("att", `
 services:
   job:
     image: bb:1
@@ -396,10 +384,7 @@ services:
   server:
     image: bb:1
     command: ["sh", "-c", "echo serving; exec busybox sleep 300"]
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.run("-p", "att", "down") })
+`)
 	r := e.run("-p", "att", "up", "--exit-code-from", "job")
 	if r.code != 3 {
 		t.Errorf("up --exit-code-from job: exit %d, want 3\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
@@ -469,10 +454,7 @@ services:
 volumes:
   named:
 `
-	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.run("-p", "keep", "down", "-v") })
+	e.composeFile("keep", content)
 	e.ok("-p", "keep", "up", "-d")
 	e.ok("container", "exec", "keep-db-1", "sh", "-c", "echo n > /named/f; echo a > /anon/f")
 	// A recreation (the environment changed): the anonymous volume comes along.
@@ -520,10 +502,7 @@ services:
     environment: {V: "1"}
     volumes: [/anon]
 `
-	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.run("-p", "cplw", "down", "-v") })
+	e.composeFile("cplw", content)
 	e.ok("-p", "cplw", "create")
 	if st := e.inspect("cplw-keep-1")["State"].(map[string]any)["Status"]; st != "created" {
 		t.Errorf("after create: %v", st)
@@ -569,7 +548,7 @@ services:
 // command of its own, its exit code passed on, and --rm removing it.
 func TestComposeRun(t *testing.T) {
 	e := newContainerEnv(t)
-	if err := os.WriteFile(filepath.Join(e.dir, "compose.yaml"), []byte(`
+	e.composeFile("one", `
 services:
   db:
     image: bb:1
@@ -579,10 +558,7 @@ services:
     command: ["busybox", "sleep", "300"]
     ports: ["8080:80"]
     depends_on: [db]
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.run("-p", "one", "down") })
+`)
 	r := e.ok("-p", "one", "run", "--rm", "-e", "FOO=bar", "app", "sh", "-c", "echo $FOO; busybox nslookup db >/dev/null && echo db-found")
 	if r.stdout != "bar\ndb-found\n" {
 		t.Errorf("run --rm app: stdout %q, stderr %q", r.stdout, r.stderr)
@@ -600,4 +576,16 @@ services:
 	if r := e.run("-p", "one", "run", "--rm", "nosuch"); r.code != 1 || !strings.Contains(r.stderr, "nosuch") {
 		t.Errorf("run of an unknown service: code %d, stderr %q", r.code, r.stderr)
 	}
+}
+
+// composeFile writes content as compose.yaml in the test's directory and takes the project down,
+// volumes and all, when the test ends; it returns the file's path.
+func (e *containerEnv) composeFile(project, content string) string {
+	e.t.Helper()
+	file := filepath.Join(e.dir, "compose.yaml")
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { e.run("-p", project, "down", "-v") })
+	return file
 }
