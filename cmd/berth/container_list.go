@@ -3,9 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/docker/go-units"
@@ -80,17 +78,12 @@ func newContainerRow(c *container.Container, st monitor.State, noTrunc bool) con
 		// Docker's Ellipsis: 19 runes and "…".
 		command = string(r[:19]) + "…"
 	}
-	var labels []string
-	for k, v := range c.Options.Labels {
-		labels = append(labels, k+"="+v)
-	}
-	sort.Strings(labels)
 	return containerRow{
 		Command:    strconv.Quote(command),
 		CreatedAt:  c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 		ID:         id,
 		Image:      c.Options.Image,
-		Labels:     strings.Join(labels, ","),
+		Labels:     joinLabels(c.Options.Labels),
 		Names:      c.Name,
 		RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago",
 		State:      st.Status,

@@ -142,13 +142,9 @@ func newNetworkListCommand(g *globalOptions, s streams) *cobra.Command {
 			}
 			var rows []networkRow
 			for _, n := range all {
-				var labels []string
-				for k, v := range n.Labels {
-					labels = append(labels, k+"="+v)
-				}
 				rows = append(rows, networkRow{
 					ID: n.ID[:12], Name: n.Name, Driver: n.Driver, Scope: "local", IPv6: fmt.Sprint(n.EnableIPv6),
-					Internal: fmt.Sprint(n.Internal), Labels: strings.Join(labels, ","),
+					Internal: fmt.Sprint(n.Internal), Labels: joinLabels(n.Labels),
 					CreatedAt: n.Created.Format("2006-01-02 15:04:05 -0700 MST"),
 				})
 			}
