@@ -284,7 +284,7 @@ func call(ctx context.Context, runDir string, req request) (response, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+		if monitorGone(err) {
 			return response{}, fmt.Errorf("monitor: %s %s: %w", req.Op, path, ErrNotRunning)
 		}
 		return response{}, fmt.Errorf("monitor: %s: %w", req.Op, err)
@@ -296,12 +296,18 @@ func call(ctx context.Context, runDir string, req request) (response, error) {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		if monitorGone(err) && ctx.Err() == nil {
+			err = ErrNotRunning
+		}
 		return response{}, fmt.Errorf("monitor: %s %s: %w", req.Op, path, err)
 	}
 	var resp response
 	if err := json.NewDecoder(bufio.NewReader(conn)).Decode(&resp); err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			err = ctx.Err()
+		case monitorGone(err):
+			err = ErrNotRunning
 		}
 		return response{}, fmt.Errorf("monitor: %s %s: %w", req.Op, path, err)
 	}
@@ -312,6 +318,17 @@ func call(ctx context.Context, runDir string, req request) (response, error) {
 		return resp, fmt.Errorf("monitor: %s: %s", req.Op, resp.Error)
 	}
 	return resp, nil
+}
+
+// monitorGone tells whether err means the monitor is not there to answer:
+// no socket, nobody listening, or a connection closed unanswered. The last
+// happens to a client that connects while the monitor shuts down after the
+// container's exit (it was queued, never accepted), and to a monitor that
+// was killed, which takes its container with it (PDEATHSIG).
+func monitorGone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // Delete removes what a container leaves once it has exited: whatever is
@@ -392,7 +409,7 @@ func Attach(ctx context.Context, runDir string, o AttachOptions) (*Attachment, e
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+		if monitorGone(err) {
 			return nil, fmt.Errorf("monitor: attach %s: %w", path, ErrNotRunning)
 		}
 		return nil, fmt.Errorf("monitor: attach: %w", err)
@@ -406,6 +423,9 @@ func Attach(ctx context.Context, runDir string, o AttachOptions) (*Attachment, e
 	line, err := a.r.ReadBytes('\n')
 	if err != nil {
 		conn.Close()
+		if monitorGone(err) {
+			err = ErrNotRunning
+		}
 		return nil, fmt.Errorf("monitor: attach %s: %w", path, err)
 	}
 	var resp response

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -281,7 +279,7 @@ func Exec(ctx context.Context, runDir string, req pid1.ExecRequest, stdio []*os.
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+		if monitorGone(err) {
 			return nil, fmt.Errorf("monitor: exec %s: %w", path, ErrNotRunning)
 		}
 		return nil, fmt.Errorf("monitor: exec: %w", err)
@@ -301,8 +299,11 @@ func Exec(ctx context.Context, runDir string, req pid1.ExecRequest, stdio []*os.
 		r, file, err := s.next()
 		if err != nil {
 			s.Close()
-			if ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil:
 				err = ctx.Err()
+			case monitorGone(err):
+				err = ErrNotRunning
 			}
 			return nil, fmt.Errorf("monitor: exec: %w", err)
 		}
