@@ -40,8 +40,13 @@ type Engine struct {
 	// Out gets the progress lines, as docker compose prints them without a terminal
 	// (" Container todo-db-1  Started").
 	Out io.Writer
-	// EnsureImage pulls ref when it is missing (the CLI's pull, with its progress).
-	EnsureImage func(ctx context.Context, ref string) error
+	// EnsureImage makes ref present as policy says: "missing" pulls it when it is not in the
+	// store, "always" pulls it anyway, "never" does nothing (the CLI's pull, with its
+	// progress).
+	EnsureImage func(ctx context.Context, ref, policy string) error
+	// Build builds service s's image (its build section) and tags it ref. Nil: berth
+	// cannot build, and a service that needs a build fails saying so.
+	Build func(ctx context.Context, p *types.Project, s types.ServiceConfig, ref string) error
 	// Compatibility names containers with "_" as docker-compose v1 did.
 	Compatibility bool
 
@@ -95,6 +100,14 @@ type UpOptions struct {
 	RemoveOrphans bool
 	// RenewAnonVolumes gives recreated containers new anonymous volumes (-V).
 	RenewAnonVolumes bool
+	// Pull overrides every service's pull_policy (up --pull); empty keeps each service's.
+	Pull string
+	// Build builds every service that has a build section first (--build); NoBuild never
+	// builds, even a missing image (--no-build).
+	Build, NoBuild bool
+	// Timeout is how long a container that is recreated or restarted is given to stop
+	// (up -t); nil: its stop_grace_period, else 10 s.
+	Timeout *time.Duration
 }
 
 // Up creates what project p needs and is missing (networks, volumes, containers), recreates
@@ -184,7 +197,7 @@ func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.
 		}
 		num, _ := strconv.Atoi(c.Options.Labels[LabelNumber])
 		if num < 1 || num > n {
-			if err := e.removeContainer(ctx, c, true); err != nil {
+			if err := e.removeContainer(ctx, c, true, o.Timeout); err != nil {
 				return false, err
 			}
 			continue
@@ -199,15 +212,16 @@ func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.
 		c := byNumber[i]
 		if c != nil && c.Incomplete {
 			// Its creator was killed half-way: make it again.
-			if err := e.removeContainer(ctx, c, false); err != nil {
+			if err := e.removeContainer(ctx, c, false, o.Timeout); err != nil {
 				return recreated, err
 			}
 			c = nil
 		}
 		opts.Labels[LabelConfigJSON] = serviceJSON(s)
-		if i == 1 && e.EnsureImage != nil {
-			// Before the image is compared: with --pull always a newer image recreates.
-			if err := e.EnsureImage(ctx, opts.Image); err != nil {
+		if i == 1 {
+			// Before the image is compared: with --pull always (or --build) a newer image
+			// recreates.
+			if err := e.EnsureServiceImage(ctx, p, s, opts.Image, o); err != nil {
 				return recreated, err
 			}
 		}
@@ -215,7 +229,7 @@ func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.
 			same := e.recreateReason(c, s, opts) == ""
 			if o.NoRecreate || same && !o.ForceRecreate {
 				if restart && !o.NoStart {
-					if err := e.restart(ctx, c); err != nil {
+					if err := e.restart(ctx, c, o.Timeout); err != nil {
 						return recreated, err
 					}
 					continue
@@ -230,7 +244,7 @@ func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.
 				opts.Mounts = carryAnonymous(c, opts.Mounts)
 			}
 			e.progress("Container", c.Name, "Recreate")
-			if err := e.removeContainer(ctx, c, false); err != nil {
+			if err := e.removeContainer(ctx, c, false, o.Timeout); err != nil {
 				return recreated, err
 			}
 			recreated = true
@@ -247,10 +261,88 @@ func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.
 	return recreated, nil
 }
 
+// EnsureServiceImage makes service s's image ref present as docker compose's up does: a service
+// with a build section is built with --build, with pull_policy build, or when its image is
+// missing and cannot be pulled; any other is pulled as its pull policy (or --pull) says.
+func (e *Engine) EnsureServiceImage(ctx context.Context, p *types.Project, s types.ServiceConfig, ref string, o UpOptions) error {
+	policy, err := PullPolicy(s, o.Pull)
+	if err != nil {
+		return err
+	}
+	pull := func(policy string) error {
+		if e.EnsureImage == nil {
+			return nil
+		}
+		return e.EnsureImage(ctx, ref, policy)
+	}
+	if s.Build == nil {
+		if policy == "build" {
+			return invalidf("service %q has pull_policy build but no build section", s.Name)
+		}
+		return pull(policy)
+	}
+	if o.NoBuild {
+		if policy == "always" {
+			return pull(policy)
+		}
+		return nil
+	}
+	if o.Build || policy == "build" {
+		return e.build(ctx, p, s, ref)
+	}
+	if policy == "always" && pull("always") == nil {
+		return nil
+	}
+	if e.Images != nil {
+		if _, err := e.Images.Resolve(ref); err == nil {
+			return nil
+		}
+	}
+	// A missing image that names a repository is pulled first; if that fails, it is built
+	// (compose's quiet fallback for buildable services).
+	if policy == "missing" && s.Image != "" && pull("missing") == nil {
+		return nil
+	}
+	return e.build(ctx, p, s, ref)
+}
+
+// build runs the Build hook for service s, with compose's progress lines.
+func (e *Engine) build(ctx context.Context, p *types.Project, s types.ServiceConfig, ref string) error {
+	if e.Build == nil {
+		return invalidf("service %q needs its image %s built from its build section, and berth cannot build images yet", s.Name, ref)
+	}
+	if err := e.Build(ctx, p, s, ref); err != nil {
+		return fmt.Errorf("service %q: build: %w", s.Name, err)
+	}
+	e.progress("Image", ref, "Built")
+	return nil
+}
+
+// PullPolicy is service s's pull policy as berth applies it: override (up --pull) if set, else
+// its pull_policy; "if_not_present" and an empty policy are "missing". Compose's refresh
+// policies (daily, weekly, every_<duration>) are refused: berth does not record when an image
+// was pulled.
+func PullPolicy(s types.ServiceConfig, override string) (string, error) {
+	policy := s.PullPolicy
+	if override != "" {
+		policy = override
+	}
+	switch policy {
+	case "", "missing", "if_not_present":
+		return "missing", nil
+	case "always", "never", "build":
+		return policy, nil
+	}
+	if override != "" {
+		return "", invalidf("invalid --pull %q: must be one of always, missing, never or build", override)
+	}
+	return "", invalidf("service %q: pull_policy %q is not supported by berth (always, missing, if_not_present, never, build)", s.Name, policy)
+}
+
 // restart stops and starts c: a dependency it declares depends_on.restart on was recreated.
-func (e *Engine) restart(ctx context.Context, c *container.Container) error {
+func (e *Engine) restart(ctx context.Context, c *container.Container, timeout *time.Duration) error {
 	e.progress("Container", c.Name, "Restarting")
-	if err := c.Restart(ctx, e.Images, nil); err != nil {
+	if err := c.Restart(ctx, e.Images, timeout); err != nil {
 		return err
 	}
 	e.progress("Container", c.Name, "Started")
@@ -415,7 +507,7 @@ func (e *Engine) orphans(ctx context.Context, p *types.Project, remove bool) err
 			continue // in the file, not selected (up SERVICE, profiles)
 		}
 		if remove {
-			if err := e.removeContainer(ctx, c, false); err != nil {
+			if err := e.removeContainer(ctx, c, false, nil); err != nil {
 				return err
 			}
 			continue
@@ -433,10 +525,10 @@ func (e *Engine) orphans(ctx context.Context, p *types.Project, remove bool) err
 
 // removeContainer stops (it is killed: berth's stop of a container that ignores SIGTERM
 // would wait its grace period) and removes c.
-func (e *Engine) removeContainer(ctx context.Context, c *container.Container, removeVolumes bool) error {
+func (e *Engine) removeContainer(ctx context.Context, c *container.Container, removeVolumes bool, timeout *time.Duration) error {
 	if st, err := c.Status(); err == nil && (st.Status == container.StatusRunning || st.Status == container.StatusPaused || st.Status == container.StatusRestarting) {
 		e.progress("Container", c.Name, "Stopping")
-		if err := c.Stop(ctx, nil); err != nil {
+		if err := c.Stop(ctx, timeout); err != nil {
 			return err
 		}
 		e.progress("Container", c.Name, "Stopped")
@@ -454,6 +546,95 @@ type DownOptions struct {
 	Volumes bool
 	// Timeout is the stop grace period (nil: each container's own).
 	Timeout *time.Duration
+	// Services limits down to these services' containers; the project's networks and volumes
+	// stay while other containers of it remain.
+	Services []string
+	// RemoveImages removes the images of the removed containers: "all" every one, "local"
+	// those without a custom tag (the <project>-<service> name of a built image) (--rmi).
+	RemoveImages string
+}
+
+// removeInReverseOrder stops and removes cs, each service's containers once the services that
+// depend on it (from the depends_on label) are gone, as docker compose's down; independent
+// services go in parallel, so a down is as long as its longest chain of grace periods.
+func (e *Engine) removeInReverseOrder(ctx context.Context, cs []*container.Container, o DownOptions) error {
+	bySvc := map[string][]*container.Container{}
+	for _, c := range cs {
+		svc := c.Options.Labels[LabelService]
+		bySvc[svc] = append(bySvc[svc], c)
+	}
+	// dependents[s]: the services (present here) that declare depends_on s.
+	dependents := map[string][]string{}
+	for svc, list := range bySvc {
+		for _, d := range strings.Split(list[0].Options.Labels[LabelDependsOn], ",") {
+			dep, _, _ := strings.Cut(d, ":")
+			if _, ok := bySvc[dep]; ok && dep != svc {
+				dependents[dep] = append(dependents[dep], svc)
+			}
+		}
+	}
+	done := map[string]chan struct{}{}
+	for svc := range bySvc {
+		done[svc] = make(chan struct{})
+	}
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for svc, list := range bySvc {
+		wg.Go(func() {
+			defer close(done[svc])
+			// A cycle cannot be in labels written from a loaded project; a hand-edited one
+			// would only delay this service until ctx ends.
+			for _, d := range dependents[svc] {
+				select {
+				case <-done[d]:
+				case <-ctx.Done():
+				}
+			}
+			var inner sync.WaitGroup
+			for _, c := range list {
+				inner.Go(func() {
+					if err := e.removeContainer(ctx, c, o.Volumes, o.Timeout); err != nil {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+					}
+				})
+			}
+			inner.Wait()
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// removeImages removes the images the containers cs of project ran, as down --rmi says.
+func (e *Engine) removeImages(ctx context.Context, cs []*container.Container, project, which string) []error {
+	seen := map[string]bool{}
+	var errs []error
+	for _, c := range cs {
+		ref := c.Options.Image
+		if seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		svc := c.Options.Labels[LabelService]
+		if which == "local" && ref != project+"-"+svc && ref != project+"_"+svc {
+			continue
+		}
+		if e.Images == nil {
+			continue
+		}
+		if _, err := e.Images.Remove(ctx, []string{ref}, false); err != nil {
+			if errors.Is(err, image.ErrNotFound) {
+				continue
+			}
+			errs = append(errs, err)
+			continue
+		}
+		e.progress("Image", ref, "Removed")
+	}
+	return errs
 }
 
 // Down stops and removes the containers of project name, then the networks it created (never
@@ -469,31 +650,28 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 	if err != nil {
 		return err
 	}
-	// Every container at once: a stop is the container's own grace period, not a sum of them.
-	errs := make([]error, len(cs))
-	var wg sync.WaitGroup
-	for i, c := range cs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if st, err := c.Status(); err == nil && (st.Status == container.StatusRunning || st.Status == container.StatusPaused || st.Status == container.StatusRestarting) {
-				e.progress("Container", c.Name, "Stopping")
-				if err := c.Stop(ctx, o.Timeout); err != nil {
-					errs[i] = err
-					return
-				}
-				e.progress("Container", c.Name, "Stopped")
+	var keep []*container.Container
+	if len(o.Services) > 0 {
+		var sel []*container.Container
+		for _, c := range cs {
+			if slices.Contains(o.Services, c.Options.Labels[LabelService]) {
+				sel = append(sel, c)
+			} else {
+				keep = append(keep, c)
 			}
-			if err := c.Remove(ctx, true, o.Volumes); err != nil {
-				errs[i] = err
-				return
-			}
-			e.progress("Container", c.Name, "Removed")
-		}()
+		}
+		cs = sel
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := e.removeInReverseOrder(ctx, cs, o); err != nil {
 		return err
+	}
+	var errs []error
+	if o.RemoveImages != "" {
+		errs = append(errs, e.removeImages(ctx, cs, name, o.RemoveImages)...)
+	}
+	if len(keep) > 0 {
+		// down SERVICE...: the project's other containers still use its networks and volumes.
+		return errors.Join(errs...)
 	}
 	nets, err := e.projectNetworks(name)
 	if err != nil {

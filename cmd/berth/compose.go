@@ -27,18 +27,22 @@ import (
 // newEngine is the compose engine on the state root, printing progress on stderr as docker
 // compose does.
 func newEngine(g *globalOptions, s streams) (*engine.Engine, error) {
-	return newEngineWithPull(g, s, "missing")
+	return newEngineQuiet(g, s, false)
 }
 
-// newEngineWithPull is newEngine pulling images as policy says (missing, always, never).
-func newEngineWithPull(g *globalOptions, s streams, policy string) (*engine.Engine, error) {
+// newEngineQuiet is newEngine whose pulls show no progress when quiet (--quiet-pull).
+func newEngineQuiet(g *globalOptions, s streams, quiet bool) (*engine.Engine, error) {
 	l, err := openImages(g)
 	if err != nil {
 		return nil, err
 	}
+	ps := s
+	if quiet {
+		ps.err = io.Discard
+	}
 	return &engine.Engine{
 		Root: g.root, RunRoot: g.runRoot, Images: l, Out: s.err, Compatibility: g.compatibility,
-		EnsureImage: func(ctx context.Context, ref string) error { return ensureImage(ctx, l, s, ref, policy) },
+		EnsureImage: func(ctx context.Context, ref, policy string) error { return ensureImage(ctx, l, ps, ref, policy) },
 	}, nil
 }
 
@@ -63,10 +67,9 @@ func loadProject(ctx context.Context, g *globalOptions, services []string) (*com
 
 func newUpCommand(g *globalOptions, s streams) *cobra.Command {
 	var o engine.UpOptions
-	var detach, wait, noDeps bool
-	var pull string
+	var detach, wait, noDeps, quietPull bool
 	var ao attachOptions
-	var waitTimeout int
+	var waitTimeout, timeout int
 	var scale []string
 	cmd := &cobra.Command{
 		Use:   "up [OPTIONS] [SERVICE...]",
@@ -103,10 +106,19 @@ func newUpCommand(g *globalOptions, s streams) *cobra.Command {
 				svc.Scale = &n
 				p.Services[name] = svc
 			}
-			if pull == "build" {
-				return errors.New("--pull build: image builds are not built into berth yet")
+			if err := checkPullFlag(&o); err != nil {
+				return err
 			}
-			e, err := newEngineWithPull(g, s, pull)
+			if cmd.Flags().Changed("timeout") {
+				t := time.Duration(timeout) * time.Second
+				o.Timeout, ao.timeout = &t, &t
+			}
+			for _, svc := range append(slices.Clone(ao.attach), ao.noAttach...) {
+				if _, ok := p.Services[svc]; !ok {
+					return fmt.Errorf("no such service: %s", svc)
+				}
+			}
+			e, err := newEngineQuiet(g, s, quietPull)
 			if err != nil {
 				return err
 			}
@@ -160,7 +172,10 @@ func newUpCommand(g *globalOptions, s streams) *cobra.Command {
 	f.IntVar(&waitTimeout, "wait-timeout", 0, "Maximum duration in seconds to wait for the project to be running|healthy")
 	f.BoolVar(&noDeps, "no-deps", false, "Don't start linked services")
 	f.StringArrayVar(&scale, "scale", nil, "Scale SERVICE to NUM instances. Overrides the scale setting in the Compose file if present.")
-	f.StringVar(&pull, "pull", "missing", `Pull image before running ("always"|"missing"|"never")`)
+	imageFlags(f, &o, &quietPull)
+	f.IntVarP(&timeout, "timeout", "t", 10, "Use this timeout in seconds for container shutdown when attached or when containers are already running")
+	f.StringArrayVar(&ao.attach, "attach", nil, "Restrict attaching to the specified services. Incompatible with --attach-dependencies.")
+	f.StringArrayVar(&ao.noAttach, "no-attach", nil, "Do not attach (stream logs) to the specified services")
 	f.BoolVarP(&o.RenewAnonVolumes, "renew-anon-volumes", "V", false, "Recreate anonymous volumes instead of retrieving data from the previous containers")
 	f.BoolVar(&ao.abortOnExit, "abort-on-container-exit", false, "Stops all containers if any container was stopped. Incompatible with -d")
 	f.BoolVar(&ao.abortOnFailure, "abort-on-container-failure", false, "Stops all containers if any container exited with failure. Incompatible with -d")
@@ -189,15 +204,20 @@ func newDownCommand(g *globalOptions, s streams) *cobra.Command {
 	var timeout int
 	var removeOrphans bool
 	cmd := &cobra.Command{
-		Use:     "down [OPTIONS]",
+		Use:     "down [OPTIONS] [SERVICES]",
 		Short:   "Stop and remove containers, networks",
 		Example: `  berth down -v`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch o.RemoveImages {
+			case "", "local", "all":
+			default:
+				return fmt.Errorf("invalid --rmi %q: must be local or all", o.RemoveImages)
+			}
 			name, err := projectName(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
+			o.Services = args
 			if cmd.Flags().Changed("timeout") {
 				t := time.Duration(timeout) * time.Second
 				o.Timeout = &t
@@ -222,6 +242,7 @@ func newDownCommand(g *globalOptions, s streams) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVarP(&o.Volumes, "volumes", "v", false, "Remove named volumes declared in the \"volumes\" section of the Compose file and anonymous volumes attached to containers")
 	f.IntVarP(&timeout, "timeout", "t", 10, "Specify a shutdown timeout in seconds")
+	f.StringVar(&o.RemoveImages, "rmi", "", `Remove images used by services. "local" remove only images that don't have a custom tag ("local"|"all")`)
 	// Every container with the project's label goes, orphans included.
 	f.BoolVar(&removeOrphans, "remove-orphans", false, "Remove containers for services not defined in the Compose file")
 	return cmd
@@ -236,12 +257,27 @@ type psRow struct {
 func newPsCommand(g *globalOptions, s streams) *cobra.Command {
 	var all, quiet, services bool
 	var format string
-	var status []string
+	var status, filters []string
 	cmd := &cobra.Command{
 		Use:     "ps [OPTIONS] [SERVICE...]",
 		Short:   "List containers",
 		Example: `  berth ps -a`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// docker compose ps --filter takes status= only.
+			for _, f := range filters {
+				k, v, ok := strings.Cut(f, "=")
+				if !ok || k != "status" {
+					return fmt.Errorf("invalid filter %q: berth ps filters on status=STATUS", f)
+				}
+				status = append(status, v)
+			}
+			for _, st := range status {
+				switch st {
+				case "paused", "restarting", "removing", "running", "dead", "created", "exited":
+				default:
+					return fmt.Errorf("invalid status %q: must be one of paused, restarting, removing, running, dead, created, exited", st)
+				}
+			}
 			name, err := projectName(cmd.Context(), g)
 			if err != nil {
 				return err
@@ -322,7 +358,8 @@ func newPsCommand(g *globalOptions, s streams) *cobra.Command {
 	f.BoolVarP(&quiet, "quiet", "q", false, "Only display IDs")
 	f.BoolVar(&services, "services", false, "Display services")
 	f.StringVar(&format, "format", "", "Format output: table or json")
-	f.StringArrayVar(&status, "status", nil, "Filter services by status (created, running, paused, restarting, exited)")
+	f.StringArrayVar(&status, "status", nil, "Filter services by status. Values: [paused | restarting | removing | running | dead | created | exited]")
+	f.StringArrayVar(&filters, "filter", nil, "Filter services by a property (supported filters: status)")
 	return cmd
 }
 
@@ -332,6 +369,11 @@ type attachOptions struct {
 	exitCodeFrom                string
 	noColor, noPrefix           bool
 	timestamps                  bool
+	// attach and noAttach choose the services whose logs are shown and whose exits are
+	// watched (default: those named on the command line, else all).
+	attach, noAttach []string
+	// timeout is the stop grace period on Ctrl-C and abort (nil: each container's own).
+	timeout *time.Duration
 }
 
 // attachedUp streams the services' logs as docker compose's attached up does, until every
@@ -343,10 +385,17 @@ func attachedUp(ctx context.Context, e *engine.Engine, s streams, project string
 	if err != nil {
 		return err
 	}
-	var cs []*container.Container
+	var cs, inProject []*container.Container
+	if len(o.attach) > 0 {
+		services = o.attach
+	}
 	for _, c := range all {
 		svc := c.Options.Labels[engine.LabelService]
-		if c.Options.Labels[engine.LabelOneoff] != "True" && (len(services) == 0 || slices.Contains(services, svc)) {
+		if c.Options.Labels[engine.LabelOneoff] == "True" {
+			continue
+		}
+		inProject = append(inProject, c)
+		if (len(services) == 0 || slices.Contains(services, svc)) && !slices.Contains(o.noAttach, svc) {
 			cs = append(cs, c)
 		}
 	}
@@ -371,15 +420,16 @@ func attachedUp(ctx context.Context, e *engine.Engine, s streams, project string
 			}
 		}()
 	}
+	// Ctrl-C and an abort stop the whole project, the containers not attached too.
 	stopAll := func(kill bool) {
 		var wg sync.WaitGroup
-		for _, c := range cs {
+		for _, c := range inProject {
 			wg.Go(func() {
 				if kill {
 					_ = c.Kill(work, syscall.SIGKILL)
 					return
 				}
-				_ = c.Stop(work, nil)
+				_ = c.Stop(work, o.timeout)
 			})
 		}
 		wg.Wait()

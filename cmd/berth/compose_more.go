@@ -11,8 +11,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/berth-sh/berth/compose"
 	"github.com/berth-sh/berth/engine"
@@ -31,12 +33,65 @@ func composeMoreCommands(g *globalOptions, s streams) []*cobra.Command {
 		newComposeWaitCommand(g, s),
 		newComposeRunCommand(g, s),
 		newComposeImagesCommand(g, s),
+		newComposePushCommand(g, s),
 	}
+}
+
+func newComposePushCommand(g *globalOptions, s streams) *cobra.Command {
+	var ignoreFailures, quiet, includeDeps bool
+	cmd := &cobra.Command{
+		Use:     "push [OPTIONS] [SERVICE...]",
+		Short:   "Push service images",
+		Example: `  berth push web`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			lo := g.loadOptions(args)
+			lo.NoDeps = !includeDeps
+			p, err := compose.Load(cmd.Context(), lo)
+			if err != nil {
+				return err
+			}
+			warnFindings(p.Findings)
+			l, err := openImages(g)
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+				svc := p.Services[name]
+				// As docker compose: only the images a service builds and names are pushed.
+				if svc.Build == nil || svc.Image == "" {
+					fmt.Fprintf(s.err, " %s Skipped\n", name)
+					continue
+				}
+				ref, err := image.ParseReference(svc.Image)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("service %q: %w", name, err))
+					continue
+				}
+				fmt.Fprintf(s.err, " %s Pushing\n", name)
+				_, err = l.Push(cmd.Context(), ref, image.RemoteOptions{Progress: progressFor(s.err, quiet), UserAgent: "berth/" + version})
+				if err != nil {
+					if ignoreFailures {
+						fmt.Fprintf(s.err, " %s Warning %v\n", name, err)
+						continue
+					}
+					errs = append(errs, fmt.Errorf("service %q: %w", name, err))
+					continue
+				}
+				fmt.Fprintf(s.err, " %s Pushed\n", name)
+			}
+			return composeError(errors.Join(errs...))
+		},
+	}
+	cmd.Flags().BoolVar(&ignoreFailures, "ignore-push-failures", false, "Push what it can and ignores images with push failures")
+	cmd.Flags().BoolVar(&includeDeps, "include-deps", false, "Also push images of services declared as dependencies")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Push without printing progress information")
+	return cmd
 }
 
 func newComposeCreateCommand(g *globalOptions, s streams) *cobra.Command {
 	o := engine.UpOptions{NoStart: true}
-	var pull string
+	var quietPull bool
 	cmd := &cobra.Command{
 		Use:     "create [OPTIONS] [SERVICE...]",
 		Short:   "Creates containers for a service",
@@ -49,7 +104,10 @@ func newComposeCreateCommand(g *globalOptions, s streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e, err := newEngineWithPull(g, s, pull)
+			if err := checkPullFlag(&o); err != nil {
+				return err
+			}
+			e, err := newEngineQuiet(g, s, quietPull)
 			if err != nil {
 				return err
 			}
@@ -60,8 +118,34 @@ func newComposeCreateCommand(g *globalOptions, s streams) *cobra.Command {
 	f.BoolVar(&o.ForceRecreate, "force-recreate", false, "Recreate containers even if their configuration hasn't changed")
 	f.BoolVar(&o.NoRecreate, "no-recreate", false, "If containers already exist, don't recreate them")
 	f.BoolVar(&o.RemoveOrphans, "remove-orphans", false, "Remove containers for services not defined in the Compose file")
-	f.StringVar(&pull, "pull", "missing", `Pull image before running ("always"|"missing"|"never")`)
+	imageFlags(f, &o, &quietPull)
 	return cmd
+}
+
+// imageFlags are up's and create's flags on how images are got: --pull, --build, --no-build,
+// --quiet-pull.
+func imageFlags(f *pflag.FlagSet, o *engine.UpOptions, quietPull *bool) {
+	f.StringVar(&o.Pull, "pull", "policy", `Pull image before running ("always"|"missing"|"never"|"build")`)
+	f.BoolVar(&o.Build, "build", false, "Build images before starting containers")
+	f.BoolVar(&o.NoBuild, "no-build", false, "Don't build an image, even if it's policy")
+	f.BoolVar(quietPull, "quiet-pull", false, "Pull without printing progress information")
+}
+
+// checkPullFlag checks --pull and --build/--no-build; "policy" (the default) leaves each
+// service's pull_policy.
+func checkPullFlag(o *engine.UpOptions) error {
+	if o.Build && o.NoBuild {
+		return errors.New("--build and --no-build are incompatible")
+	}
+	if o.Pull == "policy" {
+		o.Pull = ""
+	}
+	if o.Pull != "" {
+		if _, err := engine.PullPolicy(types.ServiceConfig{}, o.Pull); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func newComposePullCommand(g *globalOptions, s streams) *cobra.Command {
@@ -246,6 +330,8 @@ type composeRunOptions struct {
 	env, publish, volumes                                            []string
 	entrypoint, name, workdir, user                                  string
 	entrypointSet                                                    bool
+	build, quietPull                                                 bool
+	pull                                                             string
 }
 
 func newComposeRunCommand(g *globalOptions, s streams) *cobra.Command {
@@ -277,6 +363,9 @@ func newComposeRunCommand(g *globalOptions, s streams) *cobra.Command {
 	f.StringVar(&o.name, "name", "", "Assign a name to the container")
 	f.StringVarP(&o.workdir, "workdir", "w", "", "Working directory inside the container")
 	f.StringVarP(&o.user, "user", "u", "", "Run as specified username or uid")
+	f.BoolVar(&o.build, "build", false, "Build image before starting container")
+	f.StringVar(&o.pull, "pull", "policy", `Pull image before running ("always"|"missing"|"never")`)
+	f.BoolVar(&o.quietPull, "quiet-pull", false, "Pull without printing progress information")
 	return cmd
 }
 
@@ -294,7 +383,7 @@ func runOneOff(cmd *cobra.Command, g *globalOptions, s streams, o *composeRunOpt
 	if !ok {
 		return fmt.Errorf("no such service: %s", service)
 	}
-	e, err := newEngine(g, s)
+	e, err := newEngineQuiet(g, s, o.quietPull)
 	if err != nil {
 		return err
 	}
@@ -363,8 +452,12 @@ func runOneOff(cmd *cobra.Command, g *globalOptions, s streams, o *composeRunOpt
 	opts.OpenStdin = o.interactive && !o.detach
 	opts.StdinOnce = opts.OpenStdin
 	opts.AutoRemove = o.rm
-	if err := e.EnsureImage(ctx, opts.Image); err != nil {
+	io := engine.UpOptions{Build: o.build, Pull: o.pull}
+	if err := checkPullFlag(&io); err != nil {
 		return err
+	}
+	if err := e.EnsureServiceImage(ctx, p.Project, svc, opts.Image, io); err != nil {
+		return composeError(err)
 	}
 	c, err := container.Create(ctx, e.Images, e.Root, e.RunRoot, opts)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -411,6 +410,10 @@ func ensureImage(ctx context.Context, l *image.Local, s streams, name, policy st
 		RemoteOptions: image.RemoteOptions{Progress: progressFor(s.err, false), UserAgent: "berth/" + version},
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			// Interrupted (Ctrl-C): 130, as any interrupted command.
+			return ctx.Err()
+		}
 		return container.Invalid(err)
 	}
 	return nil
@@ -585,7 +588,8 @@ func newContainerWaitCommand(g *globalOptions, s streams) *cobra.Command {
 }
 
 func newContainerInspectCommand(g *globalOptions, s streams) *cobra.Command {
-	return &cobra.Command{
+	var format string
+	cmd := &cobra.Command{
 		Use:     "inspect CONTAINER [CONTAINER...]",
 		Short:   "Display detailed information on one or more containers",
 		Example: `  berth container inspect web`,
@@ -599,15 +603,15 @@ func newContainerInspectCommand(g *globalOptions, s streams) *cobra.Command {
 				}
 				return err
 			})
-			b, jerr := json.MarshalIndent(out, "", "    ")
-			if jerr != nil {
-				return jerr
-			}
 			// Docker prints what it found, then fails for the rest.
-			fmt.Fprintln(s.out, string(b))
+			if perr := printInspect(s.out, format, out); perr != nil {
+				return perr
+			}
 			return err
 		},
 	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json' or a Go template")
+	return cmd
 }
 
 func newContainerPortCommand(g *globalOptions, s streams) *cobra.Command {

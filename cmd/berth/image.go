@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-sh/berth/runtime/container"
 	"github.com/berth-sh/berth/runtime/image"
 )
 
@@ -39,7 +42,30 @@ func newImageCommand(g *globalOptions, s streams) *cobra.Command {
 }
 
 func openImages(g *globalOptions) (*image.Local, error) {
-	return image.OpenLocal(g.root)
+	l, err := image.OpenLocal(g.root)
+	if err != nil {
+		return nil, err
+	}
+	// An image a container uses is kept, as Docker keeps it: its layers are the container's.
+	l.ContainersUsing = func(id v1.Hash) ([]image.ImageUser, error) {
+		cs, err := container.List(context.Background(), g.root)
+		if err != nil {
+			return nil, err
+		}
+		var users []image.ImageUser
+		for _, c := range cs {
+			if c.ImageID != id.String() {
+				continue
+			}
+			u := image.ImageUser{ID: c.ID}
+			if st, err := c.Status(); err == nil {
+				u.Running = st.Status == container.StatusRunning || st.Status == container.StatusPaused || st.Status == container.StatusRestarting
+			}
+			users = append(users, u)
+		}
+		return users, nil
+	}
+	return l, nil
 }
 
 // openRef parses an image reference and opens the store it is looked up in.

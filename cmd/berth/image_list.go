@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -178,7 +177,8 @@ func printImageRows(w io.Writer, rows []imageRow, o *imageListOptions) error {
 }
 
 func newImageInspectCommand(g *globalOptions, s streams) *cobra.Command {
-	return &cobra.Command{
+	var format string
+	cmd := &cobra.Command{
 		Use:     "inspect IMAGE [IMAGE...]",
 		Short:   "Display detailed information on one or more images",
 		Example: `  berth image inspect busybox`,
@@ -196,14 +196,11 @@ func newImageInspectCommand(g *globalOptions, s streams) *cobra.Command {
 				}
 				out = append(out, in)
 			}
-			b, err := json.MarshalIndent(out, "", "    ")
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(s.out, string(b))
-			return nil
+			return printInspect(s.out, format, out)
 		},
 	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json' or a Go template")
+	return cmd
 }
 
 func newImageHistoryCommand(g *globalOptions, s streams) *cobra.Command {

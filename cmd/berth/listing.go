@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -27,7 +28,17 @@ func printListing[T any](w io.Writer, format string, rows []T, table func(tw io.
 		return nil
 	case "", "table":
 	default:
-		return fmt.Errorf("unsupported format %q: use table or json", format)
+		if strings.HasPrefix(format, "table ") {
+			return printTemplateTable(w, format, rows)
+		}
+		if !strings.Contains(format, "{{") {
+			return fmt.Errorf("unsupported format %q: use table, json or a Go template", format)
+		}
+		t, err := parseFormat(strings.ReplaceAll(format, `\t`, "\t"))
+		if err != nil {
+			return err
+		}
+		return executeFormat(w, t, rows)
 	}
 	tw := newTable(w)
 	table(tw)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -224,7 +223,8 @@ func inspectNetwork(n *network.Network) networkInspection {
 }
 
 func newNetworkInspectCommand(g *globalOptions, s streams) *cobra.Command {
-	return &cobra.Command{
+	var format string
+	cmd := &cobra.Command{
 		Use:     "inspect NETWORK [NETWORK...]",
 		Short:   "Display detailed information on one or more networks",
 		Example: `  berth network inspect todo-app`,
@@ -244,14 +244,14 @@ func newNetworkInspectCommand(g *globalOptions, s streams) *cobra.Command {
 				}
 				out = append(out, inspectNetwork(n))
 			}
-			b, err := json.MarshalIndent(out, "", "    ")
-			if err != nil {
+			if err := printInspect(s.out, format, out); err != nil {
 				return err
 			}
-			fmt.Fprintln(s.out, string(b))
 			return errors.Join(errs...)
 		},
 	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json' or a Go template")
+	return cmd
 }
 
 func newNetworkRemoveCommand(g *globalOptions, s streams) *cobra.Command {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -202,7 +201,8 @@ type volumeInspection struct {
 }
 
 func newVolumeInspectCommand(g *globalOptions, s streams) *cobra.Command {
-	return &cobra.Command{
+	var format string
+	cmd := &cobra.Command{
 		Use:     "inspect VOLUME [VOLUME...]",
 		Short:   "Display detailed information on one or more volumes",
 		Example: `  berth volume inspect todo-db`,
@@ -223,14 +223,14 @@ func newVolumeInspectCommand(g *globalOptions, s streams) *cobra.Command {
 				out = append(out, volumeInspection{CreatedAt: v.CreatedAt.Format("2006-01-02T15:04:05Z07:00"), Driver: v.Driver,
 					Labels: v.Labels, Mountpoint: v.Mountpoint, Name: v.Name, Options: v.Options, Scope: "local"})
 			}
-			b, err := json.MarshalIndent(out, "", "    ")
-			if err != nil {
+			if err := printInspect(s.out, format, out); err != nil {
 				return err
 			}
-			fmt.Fprintln(s.out, string(b))
 			return errors.Join(errs...)
 		},
 	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json' or a Go template")
+	return cmd
 }
 
 func newVolumeRemoveCommand(g *globalOptions, s streams) *cobra.Command {

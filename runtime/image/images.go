@@ -111,8 +111,9 @@ type RemoveResult struct {
 }
 
 // Remove untags what names names and deletes images no name is left on, as `docker rmi` does.
-// An image given by ID that several repositories name needs force. Images used by containers
-// are refused: berth has no containers yet, so none is.
+// An image given by ID that several repositories name needs force. An image a container uses
+// (ContainersUsing) is refused; with force it loses its names but stays, dangling, for the
+// container, except that an image a running container uses cannot be removed by ID at all.
 func (l *Local) Remove(ctx context.Context, names []string, force bool) (RemoveResult, error) {
 	var res RemoveResult
 	for _, n := range names {
@@ -133,6 +134,19 @@ func (l *Local) Remove(ctx context.Context, names []string, force bool) (RemoveR
 			}
 			untag = img.Names
 		}
+		deleting := len(untag) == len(img.Names)
+		if deleting {
+			users, err := l.users(img.ID)
+			if err != nil {
+				return res, err
+			}
+			if len(users) > 0 {
+				if err := inUse(n, img, users, force); err != nil {
+					return res, err
+				}
+				deleting = false
+			}
+		}
 		for _, name := range untag {
 			if err := l.Store.DeleteRef(name); err != nil && !errors.Is(err, ErrNotFound) {
 				return res, err
@@ -141,11 +155,41 @@ func (l *Local) Remove(ctx context.Context, names []string, force bool) (RemoveR
 				res.Untagged = append(res.Untagged, ref.Familiar())
 			}
 		}
-		if len(untag) == len(img.Names) {
+		if deleting {
 			res.Deleted = append(res.Deleted, img.ID)
 		}
 	}
 	return res, l.collect(ctx, res.Deleted)
+}
+
+// users is ContainersUsing(id), none when it is not set.
+func (l *Local) users(id v1.Hash) ([]ImageUser, error) {
+	if l.ContainersUsing == nil {
+		return nil, nil
+	}
+	return l.ContainersUsing(id)
+}
+
+// inUse is Docker's refusal to remove image img, named n, that users use; nil when force
+// allows untagging it (it then stays for them).
+func inUse(n string, img StoredImage, users []ImageUser, force bool) error {
+	short := ShortID(img.ID.String())
+	byRef := false
+	if ref, err := ParseReference(n); err == nil && slices.Contains(img.Names, ref.String()) {
+		byRef = true
+	}
+	for _, u := range users {
+		if u.Running && !byRef {
+			return fmt.Errorf("%w: unable to delete %s (cannot be forced) - image is being used by running container %s", ErrConflict, short, ShortID(u.ID))
+		}
+	}
+	if force {
+		return nil
+	}
+	if byRef {
+		return fmt.Errorf("%w: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", ErrConflict, n, ShortID(users[0].ID), short)
+	}
+	return fmt.Errorf("%w: unable to delete %s (must be forced) - image is being used by stopped container %s", ErrConflict, short, ShortID(users[0].ID))
 }
 
 // PruneResult is what Prune removed.
@@ -163,6 +207,13 @@ func (l *Local) Prune(ctx context.Context, all bool) (PruneResult, error) {
 	}
 	for _, img := range images {
 		if len(Tags(img.Names)) > 0 && !all {
+			continue
+		}
+		users, err := l.users(img.ID)
+		if err != nil {
+			return res, err
+		}
+		if len(users) > 0 {
 			continue
 		}
 		for _, name := range img.Names {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Local is berth's image store on this machine: the content store of blobs and references under
@@ -12,7 +14,16 @@ import (
 type Local struct {
 	Store     *Store
 	Snapshots *Snapshots
-	root      string
+	// ContainersUsing, when set, lists the containers whose rootfs is image id's: Remove and
+	// Prune keep such an image (its layers are the containers' lower layers), as Docker does.
+	ContainersUsing func(id v1.Hash) ([]ImageUser, error)
+	root            string
+}
+
+// ImageUser is a container that uses an image.
+type ImageUser struct {
+	ID      string
+	Running bool
 }
 
 // OpenLocal opens (creating when missing) the image store under the state root.

@@ -1,0 +1,218 @@
+//go:build linux
+
+package e2e
+
+import (
+	"archive/tar"
+	"crypto/rand"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestComposeImagesPushDown: a service whose build section names an image that is present is
+// not built; push sends the images services build; ps filters and templates; down SERVICE
+// removes only that service; down --rmi local removes the default-named built image only.
+func TestComposeImagesPushDown(t *testing.T) {
+	e := newContainerEnv(t)
+	reg := newSlowRegistry(t)
+	pushed := reg.host + "/imgs/app:1"
+	e.ok("image", "tag", "bb:1", pushed)
+	e.ok("image", "tag", "bb:1", "imgs-local")
+	e.composeFile("imgs", `
+services:
+  app:
+    build: ./nowhere
+    image: `+pushed+`
+    command: ["busybox", "sleep", "300"]
+  local:
+    build: ./nowhere
+    command: ["busybox", "sleep", "300"]
+    depends_on: [app]
+  plain:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+    pull_policy: never
+`)
+	r := e.ok("-p", "imgs", "up", "-d", "--quiet-pull")
+	if strings.Contains(r.stderr, "Built") {
+		t.Errorf("up built an image that was present:\n%s", r.stderr)
+	}
+	if out := e.ok("-p", "imgs", "ps", "--filter", "status=running", "--format", "{{.Service}} {{.State}}").stdout; out != "app running\nlocal running\nplain running\n" {
+		t.Errorf("ps --filter --format:\n%s", out)
+	}
+	if r := e.run("-p", "imgs", "ps", "--filter", "name=x"); r.code == 0 || !strings.Contains(r.stderr, `invalid filter "name=x"`) {
+		t.Errorf("ps with an unknown filter: %d %q", r.code, r.stderr)
+	}
+
+	r = e.ok("-p", "imgs", "push")
+	for _, want := range []string{" app Pushed", " local Skipped", " plain Skipped"} {
+		if !strings.Contains(r.stderr, want+"\n") {
+			t.Errorf("push: want %q in\n%s", want, r.stderr)
+		}
+	}
+	// What was pushed comes back in another state root.
+	other := stateEnv(t)
+	cmd{args: []string{"image", "pull", pushed}, dir: e.dir, env: other}.ok(t)
+
+	// down SERVICE: only it goes; the project's network stays for the others.
+	r = e.ok("-p", "imgs", "down", "local")
+	if !strings.Contains(r.stderr, "Container imgs-local-1  Removed") || strings.Contains(r.stderr, "imgs-app-1") || strings.Contains(r.stderr, "Network") {
+		t.Errorf("down local:\n%s", r.stderr)
+	}
+	if out := e.ok("-p", "imgs", "ps", "--services").stdout; out != "app\nplain\n" {
+		t.Errorf("after down local: %q", out)
+	}
+	// Dependents go before what they depend on.
+	e.ok("-p", "imgs", "up", "-d")
+	r = e.ok("-p", "imgs", "down", "--rmi", "local")
+	if strings.Index(r.stderr, "imgs-local-1  Removed") > strings.Index(r.stderr, "imgs-app-1  Stopping") {
+		t.Errorf("down stopped app before its dependent local:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "Image imgs-local  Removed") || strings.Contains(r.stderr, "Image "+pushed) || strings.Contains(r.stderr, "Image bb:1") {
+		t.Errorf("down --rmi local:\n%s", r.stderr)
+	}
+	if r := e.run("image", "inspect", "imgs-local"); r.code == 0 {
+		t.Error("imgs-local is still there after down --rmi local")
+	}
+	e.ok("image", "inspect", pushed)
+	if r := e.run("-p", "imgs", "down", "--rmi", "some"); r.code == 0 || !strings.Contains(r.stderr, `invalid --rmi "some"`) {
+		t.Errorf("down --rmi some: %d %q", r.code, r.stderr)
+	}
+}
+
+// TestComposeInterruptedPull: Ctrl-C while up pulls an image stops up with 130 and leaves no
+// container and no half image; the next up converges.
+func TestComposeInterruptedPull(t *testing.T) {
+	e := newContainerEnv(t)
+	reg := newSlowRegistry(t)
+	ref := reg.host + "/slow/app:1"
+	// A layer of its own: bb:1's blobs are in the store already, so would not be fetched.
+	e.ok("image", "import", uniqueRootfs(t), ref)
+	e.ok("image", "push", ref)
+	e.ok("image", "rm", ref)
+	e.composeFile("intr", `
+services:
+  app:
+    image: `+ref+`
+    command: ["busybox", "sleep", "300"]
+`)
+	reg.slow.Store(true)
+	x := exec.Command(berthBin, "-p", "intr", "up", "-d")
+	x.Dir = e.dir
+	x.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, e.env...)
+	var out lockedBuffer
+	x.Stdout, x.Stderr = &out, &out
+	if err := x.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for reg.served.Load() < 64<<10 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = x.Process.Signal(syscall.SIGINT) // the berth this test started
+	err := x.Wait()
+	if reg.served.Load() < 64<<10 {
+		t.Fatalf("the pull never got going:\n%s", out.String())
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Errorf("interrupted up: %v, want exit code 130:\n%s", err, out.String())
+	}
+	if ls := e.ok("container", "ls", "-aq").stdout; ls != "" {
+		t.Errorf("containers after an interrupted pull: %q", ls)
+	}
+	if r := e.run("image", "inspect", ref); r.code == 0 {
+		t.Error("the interrupted pull left the image")
+	}
+	reg.slow.Store(false)
+	e.ok("-p", "intr", "up", "-d")
+	if ps := e.ok("-p", "intr", "ps", "-q").stdout; len(strings.Fields(ps)) != 1 {
+		t.Errorf("after up again: %q", ps)
+	}
+}
+
+// uniqueRootfs is busyboxRootfs's tarball plus 256 KiB of random bytes: a layer no other
+// image has.
+func uniqueRootfs(t *testing.T) string {
+	t.Helper()
+	src, err := os.Open(busyboxRootfs(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	p := t.TempDir() + "/unique.tar"
+	dst, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	tr, tw := tar.NewReader(src), tar.NewWriter(dst)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noise := make([]byte, 256<<10)
+	rand.Read(noise)
+	if err := tw.WriteHeader(&tar.Header{Name: "etc/noise", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(noise))}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write(noise)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestImageInUseAndFormats: an image a container uses is not removed (its layers are the
+// container's), -f untags it and it stays until the container goes; inspect -f and ls --format
+// take Go templates.
+func TestImageInUseAndFormats(t *testing.T) {
+	e := newContainerEnv(t)
+	e.ok("image", "tag", "bb:1", "inuse:1")
+	e.ok("container", "create", "--name", "user1", "inuse:1", "echo", "still runs")
+	e.ok("image", "rm", "bb:1") // the image has another name: only untagged
+	if r := e.run("image", "rm", "inuse:1"); r.code == 0 || !strings.Contains(r.stderr, `unable to remove repository reference "inuse:1" (must force) - container`) {
+		t.Errorf("rm of an image in use: %d %q", r.code, r.stderr)
+	}
+	id := strings.TrimSpace(e.ok("image", "inspect", "-f", "{{.Id}}", "inuse:1").stdout)
+	if !strings.HasPrefix(id, "sha256:") {
+		t.Fatalf("image inspect -f {{.Id}}: %q", id)
+	}
+	if r := e.run("image", "rm", id); r.code == 0 || !strings.Contains(r.stderr, "image is being used by stopped container") {
+		t.Errorf("rm by ID of an image in use: %d %q", r.code, r.stderr)
+	}
+	if r := e.run("image", "prune", "-a", "-f"); r.code != 0 || strings.Contains(r.stdout, "deleted: "+id) {
+		t.Errorf("prune -a removed an image in use: %q", r.stdout)
+	}
+	e.ok("image", "rm", "-f", "inuse:1")
+	e.ok("container", "start", "user1")
+	e.waitLog("user1", "still runs")
+	if out := e.ok("container", "inspect", "-f", "{{.Name}} {{.State.ExitCode}}", "user1").stdout; out != "/user1 0\n" {
+		t.Errorf("container inspect -f: %q", out)
+	}
+	if out := e.ok("container", "ls", "-a", "--format", "table {{.Names}}\t{{.Status}}").stdout; !strings.HasPrefix(out, "NAMES ") || !strings.Contains(out, "\nuser1 ") {
+		t.Errorf("ls --format table:\n%s", out)
+	}
+	if r := e.run("container", "inspect", "-f", "{{.Nope", "user1"); r.code == 0 || !strings.Contains(r.stderr, "invalid --format template") {
+		t.Errorf("a bad template: %d %q", r.code, r.stderr)
+	}
+	e.ok("container", "rm", "user1")
+	if out := e.ok("image", "prune", "-f").stdout; !strings.Contains(out, "deleted: "+id) {
+		t.Errorf("the dangling image was not pruned once its container went:\n%s", out)
+	}
+}
