@@ -216,3 +216,59 @@ func TestImageInUseAndFormats(t *testing.T) {
 		t.Errorf("the dangling image was not pruned once its container went:\n%s", out)
 	}
 }
+
+// TestComposeConcurrentCommands: while an attached up runs, ps and logs -f work from another
+// terminal, logs -f follows a container a scale-up adds, and down from another terminal ends
+// the attached up cleanly.
+func TestComposeConcurrentCommands(t *testing.T) {
+	e := newContainerEnv(t)
+	e.composeFile("conc", `
+services:
+  ticker:
+    image: bb:1
+    command: ["sh", "-c", "echo hello from $$HOSTNAME; exec busybox sleep 300"]
+`)
+	start := func(out *lockedBuffer, args ...string) *exec.Cmd {
+		x := exec.Command(berthBin, args...)
+		x.Dir = e.dir
+		x.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, e.env...)
+		x.Stdout, x.Stderr = out, out
+		if err := x.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = x.Process.Kill(); _ = x.Wait() }) // the berth this test started
+		return x
+	}
+	var upOut, logsOut lockedBuffer
+	up := start(&upOut, "-p", "conc", "up")
+	waitUntil(t, "the attached up's log", func() bool { return strings.Contains(upOut.String(), "ticker-1  | hello from") })
+	if ps := e.ok("-p", "conc", "ps", "--format", "{{.Name}}").stdout; ps != "conc-ticker-1\n" {
+		t.Errorf("ps during up: %q", ps)
+	}
+	logs := start(&logsOut, "-p", "conc", "logs", "-f", "--no-log-prefix")
+	waitUntil(t, "logs -f", func() bool { return strings.Count(logsOut.String(), "hello from") == 1 })
+	e.ok("-p", "conc", "up", "-d", "--scale", "ticker=2")
+	waitUntil(t, "logs -f to follow the new replica", func() bool { return strings.Count(logsOut.String(), "hello from") == 2 })
+
+	done := make(chan error, 1)
+	go func() { done <- up.Wait() }()
+	e.ok("-p", "conc", "down")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("attached up after a down from elsewhere: %v\n%s", err, upOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("attached up still runs after down:\n%s", upOut.String())
+	}
+	logsDone := make(chan error, 1)
+	go func() { logsDone <- logs.Wait() }()
+	select {
+	case err := <-logsDone:
+		if err != nil {
+			t.Errorf("logs -f after down: %v\n%s", err, logsOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("logs -f still runs after down:\n%s", logsOut.String())
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -303,7 +304,91 @@ func runComposeLogs(ctx context.Context, g *globalOptions, s streams, o *compose
 		}
 		cs = []*container.Container{c}
 	}
-	return streamLogs(ctx, s, cs, lo, !o.noPrefix, !o.noColor && isTerminal(s.out))
+	if !o.follow || o.index > 0 {
+		return streamLogs(ctx, s, cs, lo, !o.noPrefix, !o.noColor && isTerminal(s.out))
+	}
+	// Following, containers that appear later (scale, recreate, a restarted project) are
+	// followed too, as docker compose does; logs -f ends when none it follows runs.
+	more := func() ([]*container.Container, error) {
+		all, err := sc.engine.Containers(ctx, sc.name)
+		if err != nil {
+			return nil, err
+		}
+		sc.containers = all
+		return sc.selected(selection{services: services})
+	}
+	return followLogs(ctx, s, cs, lo, !o.noPrefix, !o.noColor && isTerminal(s.out), more)
+}
+
+// followLogs is streamLogs for logs -f that also follows the containers more finds later.
+func followLogs(ctx context.Context, s streams, cs []*container.Container, lo container.LogOptions, prefix, color bool, more func() ([]*container.Container, error)) error {
+	width := 0
+	for _, c := range cs {
+		width = max(width, len(logName(c)))
+	}
+	var mu sync.Mutex // one line at a time, stdout and stderr alike
+	var wg sync.WaitGroup
+	var errMu sync.Mutex
+	var errs []error
+	var active atomic.Int32
+	seen := map[string]bool{}
+	follow := func(i int, c *container.Container, lo container.LogOptions) {
+		seen[c.ID] = true
+		p := ""
+		if prefix {
+			p = fmt.Sprintf("%-*s | ", max(width, len(logName(c)))+1, logName(c))
+			if color {
+				p = logColor(i, p)
+			}
+		}
+		out := &prefixedLines{mu: &mu, w: s.out, prefix: p}
+		errOut := &prefixedLines{mu: &mu, w: s.err, prefix: p}
+		active.Add(1)
+		wg.Go(func() {
+			defer active.Add(-1)
+			err := errors.Join(c.Logs(ctx, lo, out, errOut), out.flush(), errOut.flush())
+			if err != nil {
+				errMu.Lock()
+				errs = append(errs, err)
+				errMu.Unlock()
+			}
+		})
+	}
+	for i, c := range cs {
+		follow(i, c, lo)
+	}
+	// A new container's log is shown from its start.
+	fresh := lo
+	fresh.Tail, fresh.Since = -1, time.Time{}
+	tick := time.NewTicker(300 * time.Millisecond)
+	defer tick.Stop()
+	for n := len(cs); ; {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return ctx.Err()
+		case <-tick.C:
+		}
+		// Read before listing: a follower that ends after the list was read is seen next time.
+		idle := active.Load() == 0
+		found, err := more()
+		if err != nil {
+			wg.Wait()
+			return err
+		}
+		added := false
+		for _, c := range found {
+			if !seen[c.ID] {
+				follow(n, c, fresh)
+				n++
+				added = true
+			}
+		}
+		if idle && !added {
+			wg.Wait()
+			return errors.Join(errs...)
+		}
+	}
 }
 
 // streamLogs writes the containers' logs at once, each line whole and, with prefix, after
