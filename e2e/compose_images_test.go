@@ -272,3 +272,56 @@ services:
 		t.Fatalf("logs -f still runs after down:\n%s", logsOut.String())
 	}
 }
+
+// TestComposeBadInput: an unknown service, a dependency cycle and a taken port each give one
+// clear line and exit 1; the first two create nothing, the third leaves exactly what started.
+func TestComposeBadInput(t *testing.T) {
+	e := newContainerEnv(t)
+	e.composeFile("badin", `
+services:
+  a:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+    ports: ["8080:80"]
+  b:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+    ports: ["8080:81"]
+    depends_on: [a]
+`)
+	oneLine := func(what string, r result, want string) {
+		t.Helper()
+		if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 && !strings.Contains(what, "progress") {
+			t.Errorf("%s: exit %d, stderr %q, want exit 1 and %q", what, r.code, r.stderr, want)
+		}
+	}
+	oneLine("up nosuch", e.run("-p", "badin", "up", "-d", "nosuch"), "no such service: nosuch")
+	if nets := e.ok("network", "ls", "--format", "{{.Name}}").stdout; strings.Contains(nets, "badin") {
+		t.Errorf("networks after up of an unknown service: %q", nets)
+	}
+	r := e.run("-p", "badin", "up", "-d")
+	if r.code != 1 || !strings.Contains(r.stderr, "Bind for 0.0.0.0:8080 failed: port is already allocated") {
+		t.Errorf("up with a taken port: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if ps := e.ok("-p", "badin", "ps", "--format", "{{.Service}} {{.State}}").stdout; ps != "a running\n" {
+		t.Errorf("ps after the port clash: %q, want a running only", ps)
+	}
+	e.ok("-p", "badin", "down")
+
+	e.composeFile("badin", `
+services:
+  a:
+    image: bb:1
+    depends_on: [b]
+  b:
+    image: bb:1
+    depends_on: [a]
+`)
+	r = e.run("-p", "badin", "up", "-d")
+	if r.code != 1 || !strings.Contains(r.stderr, "cycle") {
+		t.Errorf("up with a cycle: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if ls := e.ok("container", "ls", "-aq").stdout + e.ok("network", "ls", "-q", "--filter", "name=badin").stdout; ls != "" {
+		t.Errorf("up with a cycle left %q", ls)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -123,6 +124,7 @@ type networkRow struct {
 func newNetworkListCommand(g *globalOptions, s streams) *cobra.Command {
 	var quiet bool
 	var format string
+	var filters []string
 	cmd := &cobra.Command{
 		Use:     "ls [OPTIONS]",
 		Aliases: []string{"list"},
@@ -135,12 +137,19 @@ func newNetworkListCommand(g *globalOptions, s streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			keep, err := networkFilter(filters)
+			if err != nil {
+				return err
+			}
 			all, err := store.List()
 			if err != nil {
 				return err
 			}
 			var rows []networkRow
 			for _, n := range all {
+				if !keep(n) {
+					continue
+				}
 				rows = append(rows, networkRow{
 					ID: n.ID[:12], Name: n.Name, Driver: n.Driver, Scope: "local", IPv6: fmt.Sprint(n.EnableIPv6),
 					Internal: fmt.Sprint(n.Internal), Labels: joinLabels(n.Labels),
@@ -162,8 +171,53 @@ func newNetworkListCommand(g *globalOptions, s streams) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display network IDs")
+	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, `Provide filter values (e.g. "driver=bridge")`)
 	cmd.Flags().StringVar(&format, "format", "", "Format output: table or json")
 	return cmd
+}
+
+// networkFilter turns `network ls --filter` values into a predicate, as Docker's: name (a
+// substring), id (a prefix), driver, label (k or k=v) and type (builtin, custom); values of one
+// key are alternatives, different keys must all hold.
+func networkFilter(filters []string) (func(*network.Network) bool, error) {
+	byKey := map[string][]func(*network.Network) bool{}
+	for _, f := range filters {
+		key, val, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, fmt.Errorf("bad format of filter (expected name=value): %s", f)
+		}
+		var pred func(*network.Network) bool
+		switch key {
+		case "name":
+			pred = func(n *network.Network) bool { return strings.Contains(n.Name, val) }
+		case "id":
+			pred = func(n *network.Network) bool { return strings.HasPrefix(n.ID, val) }
+		case "driver":
+			pred = func(n *network.Network) bool { return n.Driver == val }
+		case "label":
+			k, lv, withValue := strings.Cut(val, "=")
+			pred = func(n *network.Network) bool {
+				got, ok := n.Labels[k]
+				return ok && (!withValue || got == lv)
+			}
+		case "type":
+			if val != "custom" && val != "builtin" {
+				return nil, fmt.Errorf("invalid filter: 'type'='%s'", val)
+			}
+			pred = func(n *network.Network) bool { return (n.Name == network.DefaultNetwork) == (val == "builtin") }
+		default:
+			return nil, fmt.Errorf("invalid filter '%s'", key)
+		}
+		byKey[key] = append(byKey[key], pred)
+	}
+	return func(n *network.Network) bool {
+		for _, preds := range byKey {
+			if !slices.ContainsFunc(preds, func(p func(*network.Network) bool) bool { return p(n) }) {
+				return false
+			}
+		}
+		return true
+	}, nil
 }
 
 // networkInspection is Docker's network inspect object, the fields berth has.
