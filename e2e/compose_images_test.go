@@ -5,6 +5,7 @@ package e2e
 import (
 	"archive/tar"
 	"crypto/rand"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -305,6 +306,20 @@ services:
 	}
 	if ps := e.ok("-p", "badin", "ps", "--format", "{{.Service}} {{.State}}").stdout; ps != "a running\n" {
 		t.Errorf("ps after the port clash: %q, want a running only", ps)
+	}
+	var row struct {
+		Name       string
+		Networks   string
+		Publishers []struct {
+			URL                       string
+			TargetPort, PublishedPort int
+			Protocol                  string
+		}
+	}
+	if err := json.Unmarshal([]byte(e.ok("-p", "badin", "ps", "--format", "json").stdout), &row); err != nil {
+		t.Errorf("ps --format json: %v", err)
+	} else if row.Name != "badin-a-1" || row.Networks != "badin_default" || len(row.Publishers) != 1 || row.Publishers[0].PublishedPort != 8080 || row.Publishers[0].TargetPort != 80 || row.Publishers[0].Protocol != "tcp" || row.Publishers[0].URL != "0.0.0.0" {
+		t.Errorf("ps --format json: %+v", row)
 	}
 	e.ok("-p", "badin", "down")
 

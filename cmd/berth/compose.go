@@ -250,8 +250,18 @@ func newDownCommand(g *globalOptions, s streams) *cobra.Command {
 
 // psRow is one line of `ps`, with docker compose's JSON field names.
 type psRow struct {
-	ID, Name, Image, Command, Project, Service, State, Health, Status, Ports, CreatedAt string
-	ExitCode                                                                            int
+	ID, Name, Names, Image, Command, Project, Service, State, Health, Status, Ports, CreatedAt string
+	RunningFor, Labels, Mounts, Networks, LocalVolumes, Size                                 string
+	ExitCode                                                                                 int
+	Publishers                                                                               []publisher
+}
+
+// publisher is one published port in ps's JSON, as docker compose's.
+type publisher struct {
+	URL           string
+	TargetPort    int
+	PublishedPort int
+	Protocol      string
 }
 
 func newPsCommand(g *globalOptions, s streams) *cobra.Command {
@@ -313,6 +323,7 @@ func newPsCommand(g *globalOptions, s streams) *cobra.Command {
 					health = st.Health.Status
 				}
 				var ports []string
+				pubs := []publisher{}
 				for _, p := range c.Published {
 					// docker compose ps's form: 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp.
 					host := netip.IPv4Unspecified()
@@ -320,10 +331,25 @@ func newPsCommand(g *globalOptions, s streams) *cobra.Command {
 						host = p.HostIP
 					}
 					ports = append(ports, fmt.Sprintf("%s->%d/%s", netip.AddrPortFrom(host, p.HostPort), p.ContainerPort, p.Proto))
+					pubs = append(pubs, publisher{URL: host.String(), TargetPort: int(p.ContainerPort), PublishedPort: int(p.HostPort), Protocol: p.Proto})
 				}
-				rows = append(rows, psRow{ID: c.ID, Name: c.Name, Image: c.Options.Image, Command: strconv.Quote(c.Command()),
+				var nets, mounts []string
+				for _, n := range c.Options.Networks {
+					nets = append(nets, n.Network)
+				}
+				local := 0
+				for _, m := range c.Options.Mounts {
+					if m.Type == "volume" {
+						local++
+					}
+					mounts = append(mounts, m.Source)
+				}
+				rows = append(rows, psRow{ID: c.ID, Name: c.Name, Names: c.Name, Image: c.Options.Image, Command: strconv.Quote(c.Command()),
 					Project: name, Service: svc, State: st.Status, Health: health, Status: statusText(st),
-					Ports: strings.Join(ports, ", "), CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), ExitCode: st.ExitCode})
+					Ports: strings.Join(ports, ", "), CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), ExitCode: st.ExitCode,
+					RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago", Labels: joinLabels(c.Options.Labels),
+					Mounts: strings.Join(mounts, ","), Networks: strings.Join(nets, ","), LocalVolumes: strconv.Itoa(local), Size: "0B",
+					Publishers: pubs})
 				created = append(created, c.Created)
 				seen[svc] = true
 			}
