@@ -251,9 +251,9 @@ func newDownCommand(g *globalOptions, s streams) *cobra.Command {
 // psRow is one line of `ps`, with docker compose's JSON field names.
 type psRow struct {
 	ID, Name, Names, Image, Command, Project, Service, State, Health, Status, Ports, CreatedAt string
-	RunningFor, Labels, Mounts, Networks, LocalVolumes, Size                                 string
-	ExitCode                                                                                 int
-	Publishers                                                                               []publisher
+	RunningFor, Labels, Mounts, Networks, LocalVolumes, Size                                   string
+	ExitCode                                                                                   int
+	Publishers                                                                                 []publisher
 }
 
 // publisher is one published port in ps's JSON, as docker compose's.
