@@ -55,25 +55,35 @@ func BenchmarkComposeUpDown(b *testing.B) {
 			b.ReportMetric(float64(down.Milliseconds())/float64(b.N), "ms-down")
 		})
 		b.Run(fmt.Sprintf("docker-%d", n), func(b *testing.B) {
-			if exec.Command("docker", "compose", "version").Run() != nil || exec.Command("docker", "info").Run() != nil {
-				b.Skip("needs a running Docker engine and the docker compose v2 plugin")
+			if exec.Command("docker", "info").Run() != nil {
+				b.Skip("needs a running Docker engine")
 			}
+			// docker compose v2 (the CLI plugin), else Debian's docker-compose 1.29.
+			composeCmd := []string{"docker", "compose"}
+			if exec.Command("docker", "compose", "version").Run() != nil {
+				if exec.Command("docker-compose", "version").Run() != nil {
+					b.Skip("needs the docker compose v2 plugin or docker-compose")
+				}
+				composeCmd = []string{"docker-compose"}
+			}
+			b.Logf("comparing with %s", strings.Join(composeCmd, " "))
 			if out, err := exec.Command("docker", "import", "-c", `CMD ["/bin/sh"]`, rootfs, "berth-bench-stack:1").CombinedOutput(); err != nil {
 				b.Fatalf("docker import: %v: %s", err, out)
 			}
 			defer exec.Command("docker", "rmi", "-f", "berth-bench-stack:1").Run()
 			dir := b.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(stackCompose(n, "berth-bench-stack:1")), 0o644); err != nil {
+			// docker-compose.yml: the name docker-compose 1.x and docker compose v2 both read.
+			if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(stackCompose(n, "berth-bench-stack:1")), 0o644); err != nil {
 				b.Fatal(err)
 			}
 			compose := func(args ...string) {
-				c := exec.Command("docker", append([]string{"compose", "-p", "berthbench"}, args...)...)
+				c := exec.Command(composeCmd[0], append(append(composeCmd[1:], "-p", "berthbench"), args...)...)
 				c.Dir = dir
 				if out, err := c.CombinedOutput(); err != nil {
 					b.Fatalf("docker compose %v: %v: %s", args, err, out)
 				}
 			}
-			defer exec.Command("docker", "compose", "-p", "berthbench", "down").Run()
+			defer exec.Command(composeCmd[0], append(composeCmd[1:], "-p", "berthbench", "down")...).Run()
 			var up, down time.Duration
 			for b.Loop() {
 				t := time.Now()

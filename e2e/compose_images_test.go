@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -338,5 +339,72 @@ services:
 	}
 	if ls := e.ok("container", "ls", "-aq").stdout + e.ok("network", "ls", "-q", "--filter", "name=badin").stdout; ls != "" {
 		t.Errorf("up with a cycle left %q", ls)
+	}
+}
+
+// TestComposeBuild: up builds a service's missing image from its build section, keeps it
+// after, rebuilds with --build (recreating the container for the new image), `berth build`
+// uses the layer cache, and --no-build never builds.
+func TestComposeBuild(t *testing.T) {
+	e := newContainerEnv(t)
+	dockerfile := filepath.Join(e.dir, "Dockerfile")
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(dockerfile, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("FROM bb:1\nARG LEVEL\nRUN echo built-$LEVEL > /built\nCMD [\"busybox\", \"sleep\", \"300\"]\n")
+	e.composeFile("bld", `
+services:
+  app:
+    build:
+      context: .
+      args:
+        LEVEL: one
+`)
+	r := e.ok("-p", "bld", "up", "-d")
+	if !strings.Contains(r.stderr, "Image bld-app  Built") || !strings.Contains(r.stderr, "Container bld-app-1  Started") {
+		t.Errorf("up with a missing image to build:\n%s", r.stderr)
+	}
+	if out := e.ok("-p", "bld", "exec", "-T", "app", "cat", "/built").stdout; out != "built-one\n" {
+		t.Errorf("the built image's file: %q", out)
+	}
+	r = e.ok("-p", "bld", "up", "-d")
+	if strings.Contains(r.stderr, "Built") || strings.Contains(r.stderr, "Recreate") {
+		t.Errorf("a second up rebuilt or recreated:\n%s", r.stderr)
+	}
+	r = e.ok("-p", "bld", "build")
+	if !strings.Contains(r.stderr, "CACHED") || !strings.Contains(r.stderr, "Image bld-app  Built") {
+		t.Errorf("berth build of an unchanged service:\n%s", r.stderr)
+	}
+	// The build's intermediate images show with -a only.
+	if ls := e.ok("image", "ls").stdout; strings.Contains(ls, "<none>") || !strings.Contains(ls, "bld-app ") {
+		t.Errorf("image ls after a build:\n%s", ls)
+	}
+	if ls := e.ok("image", "ls", "-a").stdout; !strings.Contains(ls, "<none>") {
+		t.Errorf("image ls -a after a build shows no intermediate image:\n%s", ls)
+	}
+	write("FROM bb:1\nARG LEVEL\nRUN echo rebuilt-$LEVEL > /built\nCMD [\"busybox\", \"sleep\", \"300\"]\n")
+	if r := e.ok("-p", "bld", "up", "-d", "--no-build"); strings.Contains(r.stderr, "Built") {
+		t.Errorf("up --no-build built:\n%s", r.stderr)
+	}
+	r = e.ok("-p", "bld", "up", "-d", "--build")
+	if !strings.Contains(r.stderr, "Container bld-app-1  Recreate") {
+		t.Errorf("up --build after a change did not recreate:\n%s", r.stderr)
+	}
+	if out := e.ok("-p", "bld", "exec", "-T", "app", "cat", "/built").stdout; out != "rebuilt-one\n" {
+		t.Errorf("after up --build: %q", out)
+	}
+	e.ok("-p", "bld", "down", "--rmi", "local")
+	if r := e.run("-p", "bld", "up", "-d", "--no-build"); r.code == 0 {
+		t.Errorf("up --no-build without the image succeeded:\n%s", r.stderr)
+	}
+	write("FROM bb:1\nRUN false\n")
+	if r := e.run("-p", "bld", "up", "-d"); r.code != 1 || !strings.Contains(r.stderr, "The command '/bin/sh -c false' returned a non-zero code: 1") {
+		t.Errorf("up with a failing build: exit %d\n%s", r.code, r.stderr)
+	}
+	if ls := e.ok("container", "ls", "-aq").stdout; ls != "" {
+		t.Errorf("containers after a failed build: %q", ls)
 	}
 }

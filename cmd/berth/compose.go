@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
@@ -43,6 +44,9 @@ func newEngineQuiet(g *globalOptions, s streams, quiet bool) (*engine.Engine, er
 	return &engine.Engine{
 		Root: g.root, RunRoot: g.runRoot, Images: l, Out: s.err, Compatibility: g.compatibility,
 		EnsureImage: func(ctx context.Context, ref, policy string) error { return ensureImage(ctx, l, ps, ref, policy) },
+		Build: func(ctx context.Context, p *types.Project, svc types.ServiceConfig, ref string) error {
+			return serviceBuild(ctx, g, s.err, composeBuildOptions{}, p, svc, ref)
+		},
 	}, nil
 }
 

@@ -34,6 +34,7 @@ func composeMoreCommands(g *globalOptions, s streams) []*cobra.Command {
 		newComposeRunCommand(g, s),
 		newComposeImagesCommand(g, s),
 		newComposePushCommand(g, s),
+		newComposeBuildCommand(g, s),
 	}
 }
 

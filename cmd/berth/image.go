@@ -26,6 +26,7 @@ func newImageCommand(g *globalOptions, s streams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(
+		newImageBuildCommand(g, s),
 		newImagePullCommand(g, s),
 		newImagePushCommand(g, s),
 		newImageTagCommand(g, s),

@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-sh/berth/runtime/build"
 	"github.com/berth-sh/berth/runtime/image"
 )
 
@@ -61,6 +62,12 @@ func newImageListCommand(g *globalOptions, s streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Builds' intermediate images (untagged steps in the build cache) are shown with -a
+			// only, as Docker shows the classic builder's.
+			intermediate, err := build.CachedImageIDs(g.root)
+			if err != nil {
+				return err
+			}
 			var rows []imageRow
 			seen := map[v1.Hash]bool{}
 			for _, img := range images {
@@ -85,7 +92,7 @@ func newImageListCommand(g *globalOptions, s streams) *cobra.Command {
 					_, base.Digest, _ = strings.Cut(d[0], "@")
 				}
 				if len(tags) == 0 {
-					if !o.all && dangling == nil && seen[img.ID] {
+					if !o.all && (dangling == nil && seen[img.ID] || intermediate[img.ID.String()]) {
 						continue
 					}
 					row := base
