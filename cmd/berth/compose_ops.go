@@ -45,6 +45,7 @@ func composeOpsCommands(g *globalOptions, s streams) []*cobra.Command {
 		newComposeUnpauseCommand(g, s),
 		newComposeTopCommand(g, s),
 		newComposePortCommand(g, s),
+		newComposeCopyCommand(g, s),
 	}
 }
 

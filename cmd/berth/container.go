@@ -55,6 +55,7 @@ func newContainerCommand(g *globalOptions, s streams) *cobra.Command {
 		newContainerExecCommand(g, s),
 		newContainerAttachCommand(g, s),
 		newContainerPortCommand(g, s),
+		newContainerCopyCommand(g, s),
 	)
 	return cmd
 }
