@@ -253,6 +253,17 @@ func load(h host, parent, name string) (*Cgroup, error) {
 	}
 	cg, err := cgroup1.Load(cgroup1.StaticPath(c.group))
 	if errors.Is(err, cgroup1.ErrCgroupDeleted) {
+		// On a hybrid host a delete that was cut short (a process still exiting kept the
+		// unified dir busy) can leave the unified dir alone: load that, so that it can be
+		// deleted too.
+		p := filepath.Join(h.unified, c.group)
+		if _, serr := os.Stat(p); h.mode == Hybrid && serr == nil {
+			c.v2Path = p
+			if c.v2, err = cgroup2.Load(c.group, cgroup2.WithMountpoint(h.unified)); err != nil {
+				return nil, fmt.Errorf("cgroup %s: load: %w", name, err)
+			}
+			return c, nil
+		}
 		return nil, fmt.Errorf("cgroup %s: load: %w", name, fs.ErrNotExist)
 	}
 	if err != nil {

@@ -776,3 +776,28 @@ func TestFDIntoCgroupV2(t *testing.T) {
 		t.Errorf("Delete left %s: %v", c.v2Path, err)
 	}
 }
+
+// TestLoadUnifiedRemnant: on a hybrid host, a cgroup whose v1 dirs are gone but whose unified
+// dir was left (a delete cut short) still loads, and Delete removes the remnant.
+func TestLoadUnifiedRemnant(t *testing.T) {
+	c := newCgroup(t, Resources{})
+	if c.mode != Hybrid || c.v2Path == "" {
+		t.Skip("needs a hybrid cgroup host (v1 controllers and the unified hierarchy)")
+	}
+	for _, p := range c.v1Paths {
+		if err := unix.Rmdir(p); err != nil && !errors.Is(err, unix.ENOENT) {
+			t.Fatal(err)
+		}
+	}
+	parent := filepath.Base(filepath.Dir(c.group))
+	l, err := load(detectHost(), parent, c.name)
+	if err != nil {
+		t.Fatalf("load of a unified remnant: %v", err)
+	}
+	if err := l.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(c.v2Path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the unified dir is still there: %v", err)
+	}
+}
