@@ -228,6 +228,13 @@ func TestBindMounts(t *testing.T) {
 	if r := e.run("container", "run", "--rm", "--mount", "type=bind,source="+src+",target=/app,readonly", "bb:1", "sh", "-c", "echo x > /app/y"); r.code == 0 || !strings.Contains(r.stderr, "Read-only file system") {
 		t.Errorf("a write to a read-only bind: code %d, stderr %q", r.code, r.stderr)
 	}
+	// A single file, with -v and --mount, read-only too (MYSQL_ROOT_PASSWORD_FILE's way).
+	if out := e.ok("container", "run", "--rm", "-v", filepath.Join(src, "app.js")+":/run/secret:ro", "bb:1", "cat", "/run/secret").stdout; out != "v2\n" {
+		t.Errorf("-v FILE:/run/secret: %q", out)
+	}
+	if r := e.run("container", "run", "--rm", "--mount", "type=bind,src="+filepath.Join(src, "app.js")+",dst=/etc/motd,readonly", "bb:1", "sh", "-c", "cat /etc/motd; echo x > /etc/motd"); r.stdout != "v2\n" || !strings.Contains(r.stderr, "Read-only file system") {
+		t.Errorf("--mount of a read-only file: %q %q", r.stdout, r.stderr)
+	}
 	// -v ./dir: relative to the working directory; a missing one is made.
 	if out := e.ok("container", "run", "--rm", "-v", "./made:/m", "bb:1", "sh", "-c", "echo here > /m/f; cat /m/f").stdout; out != "here\n" {
 		t.Errorf("-v ./made: %q", out)

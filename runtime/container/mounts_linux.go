@@ -53,11 +53,13 @@ func (c *Container) volumeMounts() ([]rootfs.Mount, error) {
 				rm.Data += fmt.Sprintf(",size=%d", m.TmpfsSize)
 			}
 		case "bind":
-			if m.CreateHostPath {
+			if _, err := os.Stat(m.Source); err == nil {
+				// A file or a directory, bound as it is.
+			} else if m.CreateHostPath {
 				if err := os.MkdirAll(m.Source, 0o755); err != nil {
 					return nil, invalidf("bind source %s: %v", m.Source, err)
 				}
-			} else if _, err := os.Stat(m.Source); err != nil {
+			} else {
 				return nil, invalidf("invalid mount config for type \"bind\": bind source path does not exist: %s", m.Source)
 			}
 			rm.Source = m.Source
