@@ -233,8 +233,8 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	// Commands that are not built yet are absent and say so.
-	r := cmd{args: []string{"build"}, dir: dir}.run(t)
-	if r.code != 1 || !strings.Contains(r.stderr, `unknown command "build"`) {
-		t.Errorf("berth build: exit %d, stderr %q; want exit 1 and unknown command", r.code, r.stderr)
+	r := cmd{args: []string{"watch"}, dir: dir}.run(t)
+	if r.code != 1 || !strings.Contains(r.stderr, `unknown command "watch"`) {
+		t.Errorf("berth watch: exit %d, stderr %q; want exit 1 and unknown command", r.code, r.stderr)
 	}
 }

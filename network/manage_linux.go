@@ -68,6 +68,7 @@ func (s *Store) bringUp(n *Network) (*Network, error) {
 		_ = deleteBridge(n)
 		return nil, err
 	}
+	s.event(n, "create")
 	return n, nil
 }
 
@@ -148,7 +149,11 @@ func (s *Store) Remove(nameOrID string) error {
 	if err := deleteBridge(n); err != nil {
 		return err
 	}
-	return s.remove(n)
+	if err := s.remove(n); err != nil {
+		return err
+	}
+	s.event(n, "destroy")
+	return nil
 }
 
 // Attachment is one network a container asks to be on (docker run
@@ -215,6 +220,7 @@ func (s *Store) Connect(id, name, nsPath string, a Attachment, ifName string, de
 		_ = s.disconnect(n, id, true)
 		return nil, nil, err
 	}
+	s.event(n, "connect", "container", id)
 	return n, ep, nil
 }
 
@@ -295,7 +301,11 @@ func (s *Store) disconnect(n *Network, id string, unplug bool) error {
 		sub.Release(id)
 	}
 	delete(n.Endpoints, id)
-	return s.save(n)
+	if err := s.save(n); err != nil {
+		return err
+	}
+	s.event(n, "disconnect", "container", id)
+	return nil
 }
 
 // Unplug takes the container off every network it is on and removes its

@@ -66,6 +66,7 @@ func (s *Store) Create(name string, o Options) (v *Volume, created bool, err err
 	if err := s.make(v); err != nil {
 		return nil, false, fmt.Errorf("create volume %s: %w", name, err)
 	}
+	s.event(v, "create")
 	return v, true, nil
 }
 
@@ -198,6 +199,7 @@ func (s *Store) Mount(name, containerID string) (string, error) {
 			}
 			return "", err
 		}
+		s.event(v, "mount", "container", containerID)
 	}
 	return v.Mountpoint, nil
 }
@@ -206,6 +208,7 @@ func (s *Store) Mount(name, containerID string) (string, error) {
 // driver options unmounts them. Unmounting again, or a missing volume, is
 // no error.
 func (s *Store) Unmount(name, containerID string) error {
+	var unmounted *Volume
 	err := s.update(name, func(v *Volume) (bool, error) {
 		rest, mounted := dropID(v.Mounts, containerID)
 		if len(rest) == 0 && v.needsMount() {
@@ -214,10 +217,16 @@ func (s *Store) Unmount(name, containerID string) error {
 			}
 		}
 		v.Mounts = rest
+		if mounted {
+			unmounted = v
+		}
 		return mounted, nil
 	})
 	if errors.Is(err, ErrNotFound) {
 		return nil
+	}
+	if err == nil && unmounted != nil {
+		s.event(unmounted, "unmount", "container", containerID)
 	}
 	return err
 }
@@ -284,6 +293,7 @@ func (s *Store) remove(v *Volume, force bool) error {
 	if err := removeTree(s.volumeDir(v.Name)); err != nil {
 		return fmt.Errorf("remove volume %s: %w", v.Name, err)
 	}
+	s.event(v, "destroy")
 	return nil
 }
 

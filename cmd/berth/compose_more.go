@@ -33,6 +33,7 @@ func composeMoreCommands(g *globalOptions, s streams) []*cobra.Command {
 		newComposeWaitCommand(g, s),
 		newComposeRunCommand(g, s),
 		newComposeImagesCommand(g, s),
+		newComposeEventsCommand(g, s),
 		newComposePushCommand(g, s),
 		newComposeBuildCommand(g, s),
 	}

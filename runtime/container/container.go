@@ -452,6 +452,7 @@ func Create(ctx context.Context, l *image.Local, root, runRoot string, o Options
 		return nil, err
 	}
 	ok = true
+	c.event("create")
 	return c, nil
 }
 

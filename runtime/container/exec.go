@@ -89,5 +89,6 @@ func (c *Container) Exec(ctx context.Context, o ExecOptions, stdio []*os.File) (
 		}
 		return nil, fmt.Errorf("exec in %s: %w", c.Name, err)
 	}
+	c.execEvents(o.Cmd)
 	return s, nil
 }

@@ -237,6 +237,7 @@ func (c *Container) Remove(ctx context.Context, force, removeVolumes bool) error
 	if err := os.RemoveAll(c.bundle); err != nil {
 		return fmt.Errorf("remove %s: %w", c.Name, err)
 	}
+	c.event("destroy")
 	return nil
 }
 

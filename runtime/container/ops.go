@@ -134,6 +134,7 @@ func (c *Container) Pause() error {
 	if err := cg.Freeze(); err != nil {
 		return failure(err, "Cannot pause container %s", c.ID)
 	}
+	c.event("pause")
 	return nil
 }
 
@@ -157,6 +158,7 @@ func (c *Container) Unpause() error {
 	if err := cg.Thaw(); err != nil {
 		return failure(err, "Cannot unpause container %s", c.ID)
 	}
+	c.event("unpause")
 	return nil
 }
 
@@ -183,7 +185,11 @@ func (c *Container) Restart(ctx context.Context, l *image.Local, timeout *time.D
 			return fmt.Errorf("restart %s: %w", c.Name, err)
 		}
 	}
-	return c.Start(ctx, l)
+	if err := c.Start(ctx, l); err != nil {
+		return err
+	}
+	c.event("restart")
+	return nil
 }
 
 // Processes is what docker top shows: ps's column titles and each process's fields.

@@ -275,6 +275,9 @@ func (c *Container) spec() (monitor.Spec, error) {
 		Cgroup:      cgroup.Resources{Memory: o.Memory, CPUs: o.CPUs, PidsLimit: o.PidsLimit},
 		StopSignal:  syscall.Signal(p.StopSignal),
 		StopTimeout: c.stopTimeout(),
+
+		EventsDir:       c.eventsDir(),
+		EventAttributes: c.eventAttributes(),
 	}, nil
 }
 

@@ -69,11 +69,18 @@ func (m *monitor) healthLoop(cfg *HealthConfig, stop <-chan struct{}) {
 		if !ok {
 			return
 		}
+		changed := ""
 		m.setState(func(s *State) {
 			h := s.Health
 			if h == nil {
 				return
 			}
+			was := h.Status
+			defer func() {
+				if h.Status != was {
+					changed = h.Status
+				}
+			}()
 			if r.ExitCode == 0 {
 				h.FailingStreak = 0
 				h.Status = HealthHealthy
@@ -88,6 +95,9 @@ func (m *monitor) healthLoop(cfg *HealthConfig, stop <-chan struct{}) {
 				h.Log = h.Log[len(h.Log)-healthLogEntries:]
 			}
 		})
+		if changed != "" {
+			m.event("health_status: " + changed)
+		}
 	}
 }
 

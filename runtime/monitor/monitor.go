@@ -128,6 +128,12 @@ type Spec struct {
 	// over (AttachOptions.Remove): docker run --rm's removal, with no
 	// daemon to do it for a detached container.
 	OnExit []string
+	// EventsDir is the state root's event journal (package events), where
+	// the monitor records what only it sees: start, die, kill, stop,
+	// health_status; empty records nothing. EventAttributes are the
+	// container's attributes in them (name, image, labels).
+	EventsDir       string
+	EventAttributes map[string]string
 }
 
 // DNSConfig is the container's DNS server: the record files of its
@@ -216,6 +222,9 @@ type specFile struct {
 	AttachReplay  bool          `json:",omitempty"`
 	OnExit        []string      `json:",omitempty"`
 	Unpublish     bool          `json:",omitempty"`
+
+	EventsDir  string            `json:",omitempty"`
+	EventAttrs map[string]string `json:",omitempty"`
 }
 
 func (s *Spec) toFile() specFile {
@@ -225,7 +234,7 @@ func (s *Spec) toFile() specFile {
 		StopSignal: int(s.StopSignal), StopTimeoutNs: int64(s.StopTimeout),
 		Stdin: s.Stdin, StdinOnce: s.StdinOnce, AttachReplay: s.AttachReplay, OnExit: s.OnExit,
 		Restart: s.Restart, Health: s.Health, NetNS: s.NetNS, HostNetwork: s.HostNetwork, DNS: s.DNS,
-		Unpublish: s.Unpublish,
+		Unpublish: s.Unpublish, EventsDir: s.EventsDir, EventAttrs: s.EventAttributes,
 	}
 }
 
@@ -236,7 +245,7 @@ func (f *specFile) spec() Spec {
 		StopSignal: syscall.Signal(f.StopSignal), StopTimeout: time.Duration(f.StopTimeoutNs),
 		Stdin: f.Stdin, StdinOnce: f.StdinOnce, AttachReplay: f.AttachReplay, OnExit: f.OnExit,
 		Restart: f.Restart, Health: f.Health, NetNS: f.NetNS, HostNetwork: f.HostNetwork, DNS: f.DNS,
-		Unpublish: f.Unpublish,
+		Unpublish: f.Unpublish, EventsDir: f.EventsDir, EventAttributes: f.EventAttrs,
 	}
 }
 
@@ -250,6 +259,9 @@ func (s *Spec) check() error {
 	}
 	if p := socketPath(s.RunDir); len(p) > maxSocketPath {
 		return fmt.Errorf("monitor %s: spec: socket path %s is %d bytes, the limit is %d", s.ID, p, len(p), maxSocketPath)
+	}
+	if s.EventsDir != "" && !filepath.IsAbs(s.EventsDir) {
+		return fmt.Errorf("monitor %s: spec: events directory %q is not an absolute path", s.ID, s.EventsDir)
 	}
 	if len(s.OnExit) > 0 && !filepath.IsAbs(s.OnExit[0]) {
 		return fmt.Errorf("monitor %s: spec: on-exit program %q is not an absolute path", s.ID, s.OnExit[0])

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-sh/berth/events"
 	"github.com/berth-sh/berth/internal/memtrim"
 	"github.com/berth-sh/berth/internal/scm"
 	"github.com/berth-sh/berth/network/firewall"
@@ -450,6 +451,7 @@ func (m *monitor) runOnce(logw *jsonlog.Writer, running func()) runResult {
 		s.ExitCode, s.Error, s.OOMKilled, s.FinishedAt = 0, "", false, time.Time{}
 	})
 	m.health.begin(m)
+	m.event("start")
 	running()
 	if m.userStopped.Load() {
 		// Stopped while this run was being started (a restart).
@@ -478,6 +480,12 @@ func (m *monitor) runOnce(logw *jsonlog.Writer, running func()) runResult {
 	<-linkDone // the init is gone, so its end of the socket is closed
 	p.ctl.Close()
 	m.hub.closeStdin()
+	// Recorded before the exit is: whoever sees the exit (a foreground
+	// run, a wait) and removes the container writes its destroy after.
+	if oom {
+		m.event("oom")
+	}
+	m.event("die", "exitCode", strconv.Itoa(code), "execDuration", strconv.Itoa(int(finished.Sub(startedAt).Seconds())))
 	st := m.setState(func(s *State) {
 		s.Status, s.ExitCode, s.OOMKilled, s.FinishedAt, s.Error = StatusExited, code, oom, finished, errMsg
 	})
@@ -869,8 +877,12 @@ func (m *monitor) thawsFor(sig syscall.Signal) bool {
 // ever), then SIGKILL to the whole cgroup; it returns once the exit is
 // recorded, so that a caller reading state.json next sees it.
 func (m *monitor) stop(timeout time.Duration) error {
+	st := m.getState()
+	up := st.Status == StatusRunning || st.Status == StatusRestarting
 	m.markStopped()
-	if err := m.signal(m.spec.stopSignal()); err != nil && !errors.Is(err, ErrNotRunning) {
+	if err := m.signal(m.spec.stopSignal()); err == nil {
+		m.event("kill", "signal", strconv.Itoa(int(m.spec.stopSignal())))
+	} else if !errors.Is(err, ErrNotRunning) {
 		// Docker drops the grace period to 2 s when the signal fails.
 		timeout = 2 * time.Second
 	}
@@ -892,6 +904,8 @@ func (m *monitor) stop(timeout time.Duration) error {
 				default:
 					return err
 				}
+			} else {
+				m.event("kill", "signal", strconv.Itoa(int(syscall.SIGKILL)))
 			}
 		}
 	}
@@ -899,10 +913,31 @@ func (m *monitor) stop(timeout time.Duration) error {
 	defer t.Stop()
 	select {
 	case <-m.done:
+		if up {
+			m.event("stop")
+		}
 		return nil
 	case <-t.C:
 		return errors.New("the container did not exit after SIGKILL")
 	}
+}
+
+// event records a container event in the journal of Spec.EventsDir;
+// extra are more attributes, in pairs. A failure loses the event only.
+func (m *monitor) event(action string, extra ...string) {
+	if m.spec.EventsDir == "" {
+		return
+	}
+	attrs := make(map[string]string, len(m.spec.EventAttributes)+len(extra)/2)
+	for k, v := range m.spec.EventAttributes {
+		attrs[k] = v
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		attrs[extra[i]] = extra[i+1]
+	}
+	_ = events.Journal{Dir: m.spec.EventsDir}.Append(events.Event{
+		Type: events.TypeContainer, Action: action, Actor: events.Actor{ID: m.spec.ID, Attributes: attrs},
+	})
 }
 
 func (m *monitor) cleanupKill() error {
@@ -997,7 +1032,9 @@ func (m *monitor) handle(conn *net.UnixConn) {
 		} else {
 			// A kill by the user is a stop for the restart policy, as in Docker.
 			m.markStopped()
-			err = m.signal(syscall.Signal(req.Signal))
+			if err = m.signal(syscall.Signal(req.Signal)); err == nil {
+				m.event("kill", "signal", strconv.Itoa(req.Signal))
+			}
 		}
 	case "stop":
 		timeout := m.spec.stopTimeout()
