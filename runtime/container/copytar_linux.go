@@ -26,6 +26,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-sh/berth/runtime/rootfs"
 )
 
 // inRoot resolves container paths: absolute symlinks and ".." stop at the descriptor they
@@ -41,14 +43,7 @@ func openIn(root int, p string, flags uint64, resolve uint64) (int, error) {
 	if p == "" {
 		p = "."
 	}
-	how := &unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Resolve: resolve}
-	for range 16 {
-		fd, err := unix.Openat2(root, p, how)
-		if err != unix.EAGAIN && err != unix.EINTR {
-			return fd, err
-		}
-	}
-	return -1, unix.EAGAIN
+	return rootfs.Openat2(root, p, flags, resolve)
 }
 
 // openDirAll opens the directory p below root as an O_PATH descriptor, making the

@@ -30,9 +30,10 @@ const (
 // since the check, the open fails (ELOOP) instead of following it.
 const strictResolve = unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_BENEATH
 
-// openat2 is unix.Openat2 retried on EAGAIN and EINTR: the kernel answers
-// EAGAIN when a concurrent rename might have let a lookup escape.
-func openat2(dirfd int, name string, flags uint64, resolve uint64) (int, error) {
+// Openat2 is unix.Openat2 (with O_CLOEXEC) retried on EAGAIN and EINTR:
+// the kernel answers EAGAIN when a concurrent rename might have let a
+// lookup escape.
+func Openat2(dirfd int, name string, flags uint64, resolve uint64) (int, error) {
 	how := &unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Resolve: resolve}
 	for range 16 {
 		fd, err := unix.Openat2(dirfd, name, how)
@@ -49,7 +50,7 @@ func openStrict(rootfd int, rel string, flags uint64) (int, error) {
 	if rel == "" {
 		rel = "."
 	}
-	return openat2(rootfd, rel, unix.O_PATH|unix.O_NOFOLLOW|flags, strictResolve)
+	return Openat2(rootfd, rel, unix.O_PATH|unix.O_NOFOLLOW|flags, strictResolve)
 }
 
 // splitPath splits p into its components, dropping empty ones and ".".

@@ -491,7 +491,7 @@ func (p *preparer) bindDevice(dirfd int, name string, d Device, typ uint32, rdev
 	if err := createAt(dirfd, name, true); err != nil {
 		return &MountError{Op: "create", Target: d.Path, Err: err}
 	}
-	dst, err := openat2(dirfd, name, unix.O_PATH|unix.O_NOFOLLOW, strictResolve)
+	dst, err := Openat2(dirfd, name, unix.O_PATH|unix.O_NOFOLLOW, strictResolve)
 	if err != nil {
 		return &MountError{Op: "open", Target: d.Path, Err: err}
 	}
