@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -45,22 +44,9 @@ func newComposeCopyCommand(g *globalOptions, s streams) *cobra.Command {
 }
 
 func runComposeCopy(ctx context.Context, g *globalOptions, s streams, o *composeCopyOptions, source, destination string) error {
-	if source == "" {
-		return errors.New("source can not be empty")
-	}
-	if destination == "" {
-		return errors.New("destination can not be empty")
-	}
-	srcService, srcPath := splitCopyArg(source)
-	dstService, dstPath := splitCopyArg(destination)
-	service, toService := srcService, false
-	switch {
-	case srcService != "" && dstService != "":
-		return errors.New("copying between services is not supported")
-	case dstService != "":
-		service, toService = dstService, true
-	case srcService == "":
-		return errors.New("unknown copy direction")
+	service, srcPath, dstPath, toService, err := copyEnds(source, destination, "services", "unknown copy direction")
+	if err != nil {
+		return err
 	}
 	sc, err := openProject(ctx, g, s, nil)
 	if err != nil {

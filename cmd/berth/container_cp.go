@@ -58,22 +58,9 @@ container source to stdout.`,
 }
 
 func runContainerCopy(ctx context.Context, g *globalOptions, s streams, o *copyOptions, source, destination string) error {
-	if source == "" {
-		return errors.New("source can not be empty")
-	}
-	if destination == "" {
-		return errors.New("destination can not be empty")
-	}
-	srcContainer, srcPath := splitCopyArg(source)
-	dstContainer, dstPath := splitCopyArg(destination)
-	ref, toContainer := srcContainer, false
-	switch {
-	case srcContainer != "" && dstContainer != "":
-		return errors.New("copying between containers is not supported")
-	case dstContainer != "":
-		ref, toContainer = dstContainer, true
-	case srcContainer == "":
-		return errors.New("must specify at least one container source")
+	ref, srcPath, dstPath, toContainer, err := copyEnds(source, destination, "containers", "must specify at least one container source")
+	if err != nil {
+		return err
 	}
 	c, err := container.Lookup(g.root, ref)
 	if err != nil {
@@ -95,6 +82,29 @@ func runContainerCopy(ctx context.Context, g *globalOptions, s streams, o *copyO
 		fmt.Fprintf(s.err, "Successfully copied %s to %s\n", units.HumanSizeWithPrecision(float64(res.Size), 3), res.Dest)
 	}
 	return err
+}
+
+// copyEnds reads cp's SOURCE and DESTINATION as Docker does: exactly one of them names a
+// container (or a service: what says which in the errors), which ref is, with the two paths;
+// toContainer says the copy goes into it.
+func copyEnds(source, destination, what, noneMsg string) (ref, srcPath, dstPath string, toContainer bool, err error) {
+	if source == "" {
+		return "", "", "", false, errors.New("source can not be empty")
+	}
+	if destination == "" {
+		return "", "", "", false, errors.New("destination can not be empty")
+	}
+	srcRef, srcPath := splitCopyArg(source)
+	dstRef, dstPath := splitCopyArg(destination)
+	switch {
+	case srcRef != "" && dstRef != "":
+		return "", "", "", false, fmt.Errorf("copying between %s is not supported", what)
+	case dstRef != "":
+		return dstRef, srcPath, dstPath, true, nil
+	case srcRef == "":
+		return "", "", "", false, errors.New(noneMsg)
+	}
+	return srcRef, srcPath, dstPath, false, nil
 }
 
 // splitCopyArg splits a cp argument into a container (or service) and a path, as Docker's
