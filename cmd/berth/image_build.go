@@ -86,9 +86,23 @@ func (o *imageBuildOptions) buildOptions(g *globalOptions, s streams, pathArg st
 		return bo, fmt.Errorf("network mode %q not supported by the builder: use default, none or host", o.network)
 	}
 	switch o.progress {
-	case "auto", "plain", "tty", "quiet", "rawjson":
+	case "auto":
+		bo.TTY = isTerminal(s.out)
+	case "tty":
+		bo.TTY = true
+	case "plain", "quiet", "rawjson":
 	default:
 		return bo, fmt.Errorf("invalid progress mode %q: use auto, plain, tty or quiet", o.progress)
+	}
+	if bo.TTY {
+		// Lines longer than the terminal would wrap and spoil the redraw: cut them at its width,
+		// or at 80 columns when it does not say.
+		bo.TTYWidth = 80
+		if f, ok := s.out.(*os.File); ok {
+			if w := int(terminalSize(int(f.Fd()))[1]); w > 0 {
+				bo.TTYWidth = w
+			}
+		}
 	}
 	if pathArg == "-" {
 		if o.file == "-" {

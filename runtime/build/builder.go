@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -31,12 +32,13 @@ type builder struct {
 	df     *dockerfile
 	lex    *shell.Lex
 
-	ctxTree  *fileTree
-	metaEnv  []string
-	bases    []string // each stage's expanded base name
-	results  map[int]*imageState
+	ctxTree *fileTree
+	metaEnv []string
+	bases   []string     // each stage's expanded base name
+	slots   []*stageSlot // each stage's result, nil for the stages not built
+
+	mu       sync.Mutex // guards consumed: stages build in parallel
 	consumed map[string]bool
-	hits     []string
 }
 
 // Build builds the image o describes and returns its ID ("sha256:..."). The result is tagged
@@ -49,7 +51,12 @@ func Build(ctx context.Context, o Options) (string, error) {
 	if out == nil || o.Quiet {
 		out = io.Discard
 	}
-	b := &builder{o: o, prog: newProgress(out), results: map[int]*imageState{}, consumed: map[string]bool{}}
+	b := &builder{o: o, prog: newProgress(out), consumed: map[string]bool{}}
+	if o.TTY && out != io.Discard {
+		b.prog = newTTYProgress(out, o.TTYWidth, 100*time.Millisecond)
+	}
+	// Deferred first, so it runs last: the live view's last picture, then what was printed.
+	defer b.prog.close()
 	// Tags are checked before anything is built, so a typo costs nothing.
 	var refs []image.Reference
 	for _, t := range o.Tags {
@@ -78,12 +85,24 @@ func Build(ctx context.Context, o Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	id, err := b.build(ctx, text, refs)
+	var se *sourceError
+	if errors.As(err, &se) && !errors.Is(err, context.Canceled) {
+		b.prog.printf("%s", se.excerpt(dockerfileBase(o), text))
+	}
+	return id, err
+}
+
+// build builds the Dockerfile text and tags the result.
+func (b *builder) build(ctx context.Context, text string, refs []image.Reference) (string, error) {
+	o := b.o
+	var err error
 	if b.df, err = parseDockerfile(text); err != nil {
 		return "", err
 	}
 	b.lex = shell.NewLex(b.df.escape)
 
-	b.txn, err = l.Store.Begin(ctx)
+	b.txn, err = b.local.Store.Begin(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -109,12 +128,10 @@ func Build(ctx context.Context, o Options) (string, error) {
 	if err := b.expandBases(); err != nil {
 		return "", err
 	}
-	for _, i := range neededStages(b.df.stages, target, func(i int) string { return b.bases[i] }) {
-		if err := b.buildStage(ctx, i); err != nil {
-			return "", err
-		}
+	if err := b.buildStages(ctx, neededStages(b.df.stages, target, func(i int) string { return b.bases[i] })); err != nil {
+		return "", err
 	}
-	final := b.results[target]
+	final := b.slots[target].st
 	v := b.prog.vertex("exporting to image")
 	desc, err := final.write(ctx, b.txn)
 	if err != nil {
@@ -239,7 +256,9 @@ func (b *builder) buildArg(name string) (string, bool) {
 	if !ok || v == nil {
 		return "", false
 	}
+	b.mu.Lock()
 	b.consumed[name] = true
+	b.mu.Unlock()
 	return *v, true
 }
 
@@ -266,10 +285,10 @@ func (b *builder) expandBases() error {
 	for _, s := range b.df.stages {
 		name, err := expander(b.lex, env)(s.BaseName)
 		if err != nil {
-			return invalidf("dockerfile line %d: FROM: %v", startLine(s.Location), err)
+			return atLines(invalidf("dockerfile line %d: FROM: %v", startLine(s.Location), err), s.Location)
 		}
 		if name == "" {
-			return invalidf("dockerfile line %d: base name (%s) should not be blank", startLine(s.Location), s.BaseName)
+			return atLines(invalidf("dockerfile line %d: base name (%s) should not be blank", startLine(s.Location), s.BaseName), s.Location)
 		}
 		b.bases = append(b.bases, name)
 	}
@@ -324,7 +343,66 @@ func fsSteps(cmds []instructions.Command) int {
 	return n
 }
 
-func (b *builder) buildStage(ctx context.Context, i int) error {
+// stageSlot is one stage's result, there once done is closed; st stays nil when the stage failed.
+type stageSlot struct {
+	done chan struct{}
+	st   *imageState
+}
+
+// buildStages builds the stages given (the ones the target needs) all at once: a stage waits only
+// for the stages it starts from or copies from (stageResult), so independent stages build in
+// parallel, as BuildKit's do. The first failure cancels the others and is the one reported.
+func (b *builder) buildStages(ctx context.Context, stages []int) error {
+	b.slots = make([]*stageSlot, len(b.df.stages))
+	for _, i := range stages {
+		b.slots[i] = &stageSlot{done: make(chan struct{})}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	for _, i := range stages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := b.buildStage(ctx, i)
+			if err != nil {
+				once.Do(func() { firstErr = err; cancel(err) })
+			} else {
+				b.slots[i].st = st
+			}
+			close(b.slots[i].done)
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil {
+		// A cancellation none of the stages noticed (they had all finished) is still one.
+		firstErr = context.Cause(ctx)
+	}
+	return firstErr
+}
+
+// stageResult waits for stage j and returns its result.
+func (b *builder) stageResult(ctx context.Context, j int) (*imageState, error) {
+	slot := b.slots[j]
+	if slot == nil {
+		return nil, fmt.Errorf("stage %s was not built", stageName(b.df.stages, j))
+	}
+	select {
+	case <-slot.done:
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+	if slot.st == nil {
+		return nil, fmt.Errorf("stage %s failed", stageName(b.df.stages, j))
+	}
+	return slot.st, nil
+}
+
+func (b *builder) buildStage(ctx context.Context, i int) (*imageState, error) {
 	stage := b.df.stages[i]
 	base := b.bases[i]
 	ss := &stageRun{index: i, args: &argScope{}, busted: b.o.NoCache}
@@ -335,7 +413,11 @@ func (b *builder) buildStage(ctx context.Context, i int) error {
 	var st *imageState
 	var err error
 	if j, ok := findStage(b.df.stages, base, i, false); ok {
-		st = b.results[j].clone()
+		res, err := b.stageResult(ctx, j)
+		if err != nil {
+			return nil, err
+		}
+		st = res.clone()
 		display = stageName(b.df.stages, j)
 	} else if strings.EqualFold(base, "scratch") {
 		st = scratchState()
@@ -345,7 +427,7 @@ func (b *builder) buildStage(ctx context.Context, i int) error {
 		}
 		st, err = b.baseImage(ctx, base)
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
 	// ONBUILD triggers of the base run first, and are not passed on.
@@ -353,7 +435,7 @@ func (b *builder) buildStage(ctx context.Context, i int) error {
 	for _, expr := range st.config.Config.OnBuild {
 		cmd, err := parseTrigger(expr)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		triggers = append(triggers, cmd)
 	}
@@ -362,7 +444,7 @@ func (b *builder) buildStage(ctx context.Context, i int) error {
 		st.config.Config.Env = append(st.config.Config.Env, "PATH="+defaultPath)
 	}
 	if err := st.seal(); err != nil {
-		return err
+		return nil, err
 	}
 	ss.st = st
 	ss.total = 1 + fsSteps(triggers) + fsSteps(stage.Commands)
@@ -370,11 +452,10 @@ func (b *builder) buildStage(ctx context.Context, i int) error {
 	v.done()
 	for _, c := range append(triggers, stage.Commands...) {
 		if err := b.dispatch(ctx, ss, c); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	b.results[i] = ss.st
-	return nil
+	return ss.st, nil
 }
 
 // parseTrigger parses an ONBUILD expression as a one-line Dockerfile.
@@ -452,7 +533,6 @@ func (b *builder) commit(ctx context.Context, ss *stageRun, child *imageState, c
 			hit := &imageState{raw: []byte(e.Config), layers: e.Layers}
 			if err := jsonUnmarshal(hit.raw, &hit.config); err == nil {
 				ss.st = hit
-				b.hits = append(b.hits, key)
 				return true, nil
 			}
 		}

@@ -150,6 +150,14 @@ func (c *buildCache) put(key string, s *imageState) error {
 	return c.update(func(f *cacheFile) { f.Entries[key] = e })
 }
 
+// markIntermediate records an image the build wrote only to run a step's container in (the
+// parent of a RUN that no cached step produced, such as a stage's base with the default PATH
+// added), so that `image ls` hides it as it hides the steps' images. Its key is no step's.
+func (c *buildCache) markIntermediate(s *imageState) error {
+	e := &cacheEntry{Config: string(s.raw), Layers: s.layers, Used: time.Now().UTC()}
+	return c.update(func(f *cacheFile) { f.Entries["intermediate:"+s.id().Hex] = e })
+}
+
 // CachedImageIDs are the IDs (sha256:<config digest>) of the images the step cache under root
 // records: the intermediate images of builds, which `image ls` hides unless -a, as Docker hides
 // the classic builder's.

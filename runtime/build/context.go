@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -35,6 +36,30 @@ type fileTree struct {
 	// ownership keeps the files' owners when copied (another stage's files); the build
 	// context's files become root's, as Docker's do.
 	ownership bool
+	// exclude is COPY --exclude: patterns matched against the paths below a directory source,
+	// relative to it, and against a file source's path as named. Optional.
+	exclude *patternmatcher.PatternMatcher
+
+	pmMu sync.Mutex
+}
+
+// excluding is the tree seen through a COPY's --exclude patterns; t itself when there are none.
+func (t *fileTree) excluding(pm *patternmatcher.PatternMatcher) *fileTree {
+	if pm == nil {
+		return t
+	}
+	return &fileTree{root: t.root, pm: t.pm, inRoot: t.inRoot, ownership: t.ownership, exclude: pm}
+}
+
+// excludedByFlag reports whether --exclude drops rel (relative to the source it is under).
+func (t *fileTree) excludedByFlag(rel string) bool {
+	if t.exclude == nil {
+		return false
+	}
+	t.pmMu.Lock()
+	defer t.pmMu.Unlock()
+	ok, err := t.exclude.MatchesOrParentMatches(filepath.FromSlash(rel))
+	return err == nil && ok
 }
 
 // loadIgnore reads the ignore file of a build: <Dockerfile>.dockerignore beside the Dockerfile
@@ -72,7 +97,50 @@ func (t *fileTree) excluded(rel string) (bool, error) {
 	if t.pm == nil || rel == "." || rel == "" {
 		return false, nil
 	}
+	// The matcher compiles its patterns on first use, which is not safe from several goroutines
+	// (stages build in parallel).
+	t.pmMu.Lock()
+	defer t.pmMu.Unlock()
 	return t.pm.MatchesOrParentMatches(filepath.FromSlash(rel))
+}
+
+// prunable reports whether the walk may skip the ignored directory rel without reading it: no
+// exception ("!") pattern can match a path below it. Walking into ignored directories only
+// when an exception may reach inside them keeps a large ignored tree (node_modules, .git) from
+// being read at all.
+func (t *fileTree) prunable(rel string) bool {
+	if !t.pm.Exclusions() {
+		return true
+	}
+	dir := strings.Split(rel, "/")
+	for _, p := range t.pm.Patterns() {
+		if p.Exclusion() && mayMatchBelow(filepath.ToSlash(p.String()), dir) {
+			return false
+		}
+	}
+	return true
+}
+
+// mayMatchBelow reports whether pattern could match a path strictly below the directory whose
+// components are dir. A pattern with no more components than dir and no "**" matches a path
+// below dir exactly when it matches one of dir's ancestors or dir itself, which the directory's
+// own verdict has already counted; a longer one matters only when its first components can
+// match dir's.
+func mayMatchBelow(pattern string, dir []string) bool {
+	if strings.Contains(pattern, "**") {
+		return true
+	}
+	parts := strings.Split(pattern, "/")
+	if len(parts) <= len(dir) {
+		return false
+	}
+	for i, d := range dir {
+		ok, err := path.Match(parts[i], d)
+		if err != nil || !ok {
+			return err != nil
+		}
+	}
+	return true
 }
 
 // source is one path COPY copies, relative to its tree.
@@ -80,6 +148,8 @@ type source struct {
 	rel  string // slash-separated, "." for the root
 	abs  string
 	info fs.FileInfo
+	// remote: downloaded by ADD from a URL, never unpacked.
+	remote bool
 }
 
 // hasMeta reports whether a path is a pattern rather than a name.
@@ -138,7 +208,7 @@ func (t *fileTree) resolve(arg string) ([]source, error) {
 		if ex, err := t.excluded(r); err != nil {
 			return err
 		} else if ex {
-			if d.IsDir() && !t.pm.Exclusions() {
+			if d.IsDir() && t.prunable(r) {
 				return filepath.SkipDir
 			}
 			return nil
@@ -325,10 +395,16 @@ func (t *fileTree) walk(s source, fn func(rel, abs string, info fs.FileInfo) err
 		}
 		r, _ := filepath.Rel(s.abs, p)
 		r = filepath.ToSlash(r)
+		if t.excludedByFlag(r) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		if ex, err := t.excluded(path.Join(s.rel, r)); err != nil {
 			return err
 		} else if ex {
-			if d.IsDir() && !t.pm.Exclusions() {
+			if d.IsDir() && t.prunable(path.Join(s.rel, r)) {
 				return filepath.SkipDir
 			}
 			return nil

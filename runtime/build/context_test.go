@@ -134,3 +134,34 @@ func TestResolveInRoot(t *testing.T) {
 		}
 	}
 }
+
+func TestPrunableIgnoredDirs(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		patterns string
+		dir      string
+		want     bool
+	}{
+		{"no exceptions", "node_modules\n", "node_modules", true},
+		{"exception elsewhere", "node_modules\n*.tmp\n!keep.tmp\n", "node_modules", true},
+		{"exception inside", "node_modules\n!node_modules/keep\n", "node_modules", false},
+		{"exception with a wildcard inside", "vendor\n!vendor/*/LICENSE\n", "vendor", false},
+		{"exception below another directory", "*\n!foo/bar/etc\n", "baz", true},
+		{"exception below this one", "*\n!foo/bar/etc\n", "foo", false},
+		{"exception with **", "skip\n!**/keep\n", "skip", false},
+		{"nested dir of an exception", "a\n!a/b/c\n", "a/b", false},
+		{"sibling nested dir", "a\n!a/b/c\n", "a/x", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := testutil.WriteTree(t, map[string]string{".dockerignore": c.patterns})
+			pm, _, err := loadIgnore(dir, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tree := &fileTree{root: dir, pm: pm}
+			if got := tree.prunable(c.dir); got != c.want {
+				t.Errorf("prunable(%s) = %v, want %v", c.dir, got, c.want)
+			}
+		})
+	}
+}

@@ -2,10 +2,11 @@ package build
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/moby/patternmatcher"
 
 	"github.com/berth-sh/berth/runtime/container"
 )
@@ -114,7 +116,8 @@ func (b *builder) dispatch(ctx context.Context, ss *stageRun, cmd instructions.C
 		return b.meta(ctx, ss, child, "HEALTHCHECK "+healthString(c.Health))
 	case *instructions.ShellCommand:
 		cfg.Shell = c.Shell
-		return b.meta(ctx, ss, child, fmt.Sprintf("SHELL %q", c.Shell))
+		// %v, not %q: the classic builder prints the shell as a plain slice.
+		return b.meta(ctx, ss, child, fmt.Sprintf("SHELL %v", c.Shell))
 	case *instructions.OnbuildCommand:
 		cfg.OnBuild = append(cfg.OnBuild, c.Expression)
 		return b.meta(ctx, ss, child, "ONBUILD "+c.Expression)
@@ -197,7 +200,7 @@ func (b *builder) step(ss *stageRun, cmd instructions.Command, fn func(v *vertex
 	cached, err := fn(v)
 	if err != nil {
 		v.fail(err)
-		return err
+		return atLines(err, cmd.Location())
 	}
 	if cached {
 		v.cached()
@@ -239,11 +242,23 @@ func (b *builder) workdir(ctx context.Context, ss *stageRun, child *imageState, 
 	})
 }
 
+// runSpec is what a RUN step runs: the command, its extra environment, its network and mounts.
+type runSpec struct {
+	args    []string
+	env     []string
+	netMode string
+	mounts  []runMount
+}
+
 func (b *builder) run(ctx context.Context, ss *stageRun, child *imageState, c *instructions.RunCommand) error {
 	for _, f := range c.FlagsUsed {
-		if f != "network" {
+		if f != "network" && f != "mount" {
 			return lineError(c, fmt.Errorf("the --%s option of RUN is not supported by berth", f))
 		}
+	}
+	mounts, err := runMounts(c, ss.st.config.Config.WorkingDir)
+	if err != nil {
+		return lineError(c, err)
 	}
 	netMode := instructions.GetNetwork(c)
 	if netMode == instructions.NetworkDefault && b.o.Network != "" {
@@ -258,9 +273,12 @@ func (b *builder) run(ctx context.Context, ss *stageRun, child *imageState, c *i
 	}
 	buildEnv := ss.args.visible(ss.st.config.Config.Env)
 	createdBy := strings.Join(append(runPrefix(buildEnv), args...), " ")
-	extra := ""
+	var extra []string
 	if netMode != instructions.NetworkDefault {
-		extra = "network=" + netMode
+		extra = append(extra, "network="+netMode)
+	}
+	if len(mounts) > 0 {
+		extra = append(extra, mountKeys(mounts))
 	}
 	runEnv := append([]string{}, buildEnv...)
 	for k := range b.o.BuildArgs {
@@ -268,16 +286,12 @@ func (b *builder) run(ctx context.Context, ss *stageRun, child *imageState, c *i
 			runEnv = append(runEnv, k+"="+v)
 		}
 	}
+	spec := runSpec{args: args, env: runEnv, netMode: netMode, mounts: mounts}
 	return b.step(ss, c, func(v *vertex) (bool, error) {
-		hit, err := b.commit(ctx, ss, child, createdBy, extra, func(parent *imageState) (*layerRef, error) {
+		hit, err := b.commit(ctx, ss, child, createdBy, strings.Join(extra, ";"), func(parent *imageState) (*layerRef, error) {
 			w := v.output()
 			defer w.flush()
-			ref, err := b.runStep(ctx, parent, args, runEnv, netMode, w)
-			var re *RunError
-			if errors.As(err, &re) {
-				re.Command = strings.Join(args, " ")
-			}
-			return ref, err
+			return b.runStep(ctx, parent, spec, w)
 		})
 		return hit, err
 	})
@@ -324,37 +338,36 @@ type copyRequest struct {
 }
 
 func (b *builder) copy(ctx context.Context, ss *stageRun, child *imageState, r copyRequest) error {
-	if len(r.exclude) > 0 || r.parents {
-		return lineError(r.cmd, errors.New("--exclude and --parents are not supported by berth"))
+	if r.parents {
+		return lineError(r.cmd, errors.New("--parents is not supported by berth"))
 	}
-	var mode *fs.FileMode
+	var mode fileMode
 	if r.chmod != "" {
-		m, err := strconv.ParseUint(r.chmod, 8, 32)
-		if err != nil || m > 0o7777 {
-			return lineError(r.cmd, fmt.Errorf("invalid chmod parameter: %q (berth takes octal modes)", r.chmod))
+		m, err := parseChmod(r.chmod)
+		if err != nil {
+			return lineError(r.cmd, err)
 		}
-		fm := fs.FileMode(m & 0o777)
-		if m&0o4000 != 0 {
-			fm |= fs.ModeSetuid
+		mode = m
+	}
+	var exclude *patternmatcher.PatternMatcher
+	if len(r.exclude) > 0 {
+		pm, err := patternmatcher.New(r.exclude)
+		if err != nil {
+			return lineError(r.cmd, fmt.Errorf("--exclude: %v", err))
 		}
-		if m&0o2000 != 0 {
-			fm |= fs.ModeSetgid
-		}
-		if m&0o1000 != 0 {
-			fm |= fs.ModeSticky
-		}
-		mode = &fm
+		exclude = pm
 	}
 	return b.step(ss, r.cmd, func(*vertex) (bool, error) {
 		if r.from == "" {
-			return b.copyFrom(ctx, ss, child, r, b.ctxTree, mode)
+			return b.copyFrom(ctx, ss, child, r, b.ctxTree.excluding(exclude), mode)
 		}
 		var src *imageState
 		if j, ok := findStage(b.df.stages, r.from, ss.index, true); ok {
-			src = b.results[j]
-			if src == nil {
-				return false, fmt.Errorf("stage %s was not built", r.from)
+			st, err := b.stageResult(ctx, j)
+			if err != nil {
+				return false, err
 			}
+			src = st
 		} else {
 			if _, ok := instructions.HasStage(b.df.stages, r.from); ok {
 				return false, invalidf("%s --from=%s: a stage cannot copy from itself or a later stage", r.name, r.from)
@@ -368,7 +381,7 @@ func (b *builder) copy(ctx context.Context, ss *stageRun, child *imageState, r c
 		var hit bool
 		err := b.view(ctx, src, func(root string) error {
 			var err error
-			hit, err = b.copyFrom(ctx, ss, child, r, &fileTree{root: root, inRoot: true, ownership: true}, mode)
+			hit, err = b.copyFrom(ctx, ss, child, r, &fileTree{root: root, inRoot: true, ownership: true, exclude: exclude}, mode)
 			return err
 		})
 		return hit, err
@@ -376,11 +389,19 @@ func (b *builder) copy(ctx context.Context, ss *stageRun, child *imageState, r c
 }
 
 // copyFrom resolves the sources in tree, checks the cache and copies on a miss.
-func (b *builder) copyFrom(ctx context.Context, ss *stageRun, child *imageState, r copyRequest, tree *fileTree, mode *fs.FileMode) (bool, error) {
+func (b *builder) copyFrom(ctx context.Context, ss *stageRun, child *imageState, r copyRequest, tree *fileTree, mode fileMode) (bool, error) {
 	var srcs []source
 	for _, s := range r.srcs {
-		if r.add && (strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "git@")) {
-			return false, invalidf("%s %s: remote sources are not supported by berth", r.name, s)
+		if r.add && (strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")) {
+			src, err := b.download(ctx, r.name, s, r.dest)
+			if err != nil {
+				return false, err
+			}
+			srcs = append(srcs, src)
+			continue
+		}
+		if r.add && (strings.HasPrefix(s, "git@") || strings.HasSuffix(s, ".git")) {
+			return false, invalidf("%s %s: git sources are not supported by berth", r.name, s)
 		}
 		found, err := tree.resolve(s)
 		if err != nil || len(found) == 0 {
@@ -388,6 +409,16 @@ func (b *builder) copyFrom(ctx context.Context, ss *stageRun, child *imageState,
 				return false, invalidf("%s failed: stat %s: file does not exist in --from=%s", r.name, "/"+cleanRel(s), r.from)
 			}
 			return false, invalidf("%s failed: file not found in build context or excluded by .dockerignore: stat %s: file does not exist", r.name, s)
+		}
+		if hasMeta(s) {
+			// --exclude drops what a wildcard matched, as it drops what a directory holds.
+			kept := found[:0]
+			for _, f := range found {
+				if !tree.excludedByFlag(f.rel) {
+					kept = append(kept, f)
+				}
+			}
+			found = kept
 		}
 		sortSources(found)
 		srcs = append(srcs, found...)
@@ -399,11 +430,8 @@ func (b *builder) copyFrom(ctx context.Context, ss *stageRun, child *imageState,
 	if err != nil {
 		return false, err
 	}
-	for _, c := range r.contents {
-		hash += fmt.Sprintf("+heredoc:%q:%x", c.Path, c.Data)
-	}
-	if len(srcs) == 0 {
-		hash = strings.TrimPrefix(hash, "+")
+	if len(r.contents) > 0 {
+		hash = heredocHash(hash, len(srcs), r.contents)
 	}
 	flags := ""
 	if r.chown != "" {
@@ -411,6 +439,9 @@ func (b *builder) copyFrom(ctx context.Context, ss *stageRun, child *imageState,
 	}
 	if r.chmod != "" {
 		flags += "--chmod=" + r.chmod + " "
+	}
+	for _, x := range r.exclude {
+		flags += "--exclude=" + x + " "
 	}
 	createdBy := nopString(child, fmt.Sprintf("%s %s%s in %s ", r.name, flags, hash, r.dest))
 	dest := r.dest
@@ -429,6 +460,23 @@ func (b *builder) copyFrom(ctx context.Context, ss *stageRun, child *imageState,
 	})
 }
 
+// heredocHash folds a COPY's heredoc files into its source checksum: "file:<hex>" for one
+// heredoc alone (a file, as the classic builder would name it), "multi:<hex>" with others.
+func heredocHash(srcHash string, nSrcs int, contents []instructions.SourceContent) string {
+	h := sha256.New()
+	if nSrcs > 0 {
+		fmt.Fprintf(h, "%s\x00", srcHash)
+	}
+	for _, c := range contents {
+		fmt.Fprintf(h, "%q %d\x00%s", c.Path, len(c.Data), c.Data)
+	}
+	kind := "multi"
+	if nSrcs == 0 && len(contents) == 1 {
+		kind = "file"
+	}
+	return kind + ":" + hex.EncodeToString(h.Sum(nil))
+}
+
 // copyPlan is what a COPY or ADD writes on a cache miss.
 type copyPlan struct {
 	tree     *fileTree
@@ -436,6 +484,6 @@ type copyPlan struct {
 	contents []instructions.SourceContent
 	dest     string // absolute; a trailing "/" makes it a directory
 	chown    string
-	mode     *fs.FileMode
+	mode     fileMode
 	unpack   bool
 }

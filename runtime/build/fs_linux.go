@@ -54,7 +54,7 @@ func (b *builder) mutate(ctx context.Context, st *imageState, fn func(root strin
 		return nil, err
 	}
 	return writeLayer(ctx, b.txn, tmp, func(tw *tar.Writer) (int, error) {
-		return diffUpper(upper, lowers, false, tw)
+		return diffUpper(upper, lowers, false, nil, tw)
 	})
 }
 
@@ -95,7 +95,7 @@ type placer struct {
 	// whether entries keep their source owner (or become root's).
 	chown    *[2]int
 	keep     bool
-	chmod    *fs.FileMode
+	chmod    fileMode
 	dirTimes map[string]time.Time
 }
 
@@ -167,7 +167,7 @@ func (p *placer) place(rel, src string, info fs.FileInfo) error {
 	uid, gid = p.owner(uid, gid)
 	mode := info.Mode().Perm() | info.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)
 	if p.chmod != nil {
-		mode = *p.chmod
+		mode = p.chmod(mode, info.IsDir())
 	}
 	switch {
 	case info.IsDir():
@@ -380,7 +380,7 @@ func (b *builder) copyLayer(ctx context.Context, parent *imageState, plan copyPl
 			}
 		}
 		for _, s := range plan.srcs {
-			if plan.unpack && s.info.Mode().IsRegular() && isArchive(s.abs) {
+			if plan.unpack && !s.remote && s.info.Mode().IsRegular() && isArchive(s.abs) {
 				f, err := os.Open(s.abs)
 				if err != nil {
 					return err
@@ -403,7 +403,7 @@ func (b *builder) copyLayer(ctx context.Context, parent *imageState, plan copyPl
 			}
 			mode := fs.FileMode(0o644)
 			if plan.mode != nil {
-				mode = *plan.mode
+				mode = plan.mode(mode, false)
 			}
 			uid, gid := p.owner(0, 0)
 			if err := p.writeFile(target, strings.NewReader(c.Data), mode, uid, gid, time.Now()); err != nil {

@@ -25,7 +25,7 @@ func (b *builder) copyLayer(context.Context, *imageState, copyPlan) (*layerRef, 
 	return nil, errNotLinux
 }
 
-func (b *builder) runStep(context.Context, *imageState, []string, []string, string, io.Writer) (*layerRef, error) {
+func (b *builder) runStep(context.Context, *imageState, runSpec, io.Writer) (*layerRef, error) {
 	return nil, errNotLinux
 }
 

@@ -24,10 +24,7 @@ const (
 // mountStubs are paths a container's init creates in its root filesystem as mount points when
 // the image lacks them. They are the runtime's, not the RUN's, so they stay out of the layer, as
 // Docker's init layer keeps them out of its diffs.
-var mountStubs = map[string]bool{
-	"proc": true, "sys": true, "dev": true,
-	"etc/hosts": true, "etc/hostname": true, "etc/resolv.conf": true,
-}
+var mountStubs = []string{"proc", "sys", "dev", "etc/hosts", "etc/hostname", "etc/resolv.conf"}
 
 type upperEntry struct {
 	rel  string
@@ -38,12 +35,13 @@ type upperEntry struct {
 // diffUpper writes the changes an overlay upper directory holds as an OCI layer: files and
 // directories as they are, deletions (0/0 character devices) as .wh.<name> files and opaque
 // directories with a .wh..wh..opq entry. lowers are the directories below the upper, used to tell
-// the runtime's mount stubs from the step's own files, which are dropped when stubs is set (the
-// upper directory of a container). It returns how many entries it wrote.
+// the runtime's mount stubs from the step's own files: with stubs set (the upper directory of a
+// container), mountStubs and extraStubs (the RUN's own mount targets) are dropped when the step
+// left them empty. It returns how many entries it wrote.
 //
 // This reading of the upper directory is only right when overlayfs writes no redirects and no
 // metacopy-only files: berth's mounts leave both off, and it refuses a tree that has them.
-func diffUpper(upper string, lowers []string, stubs bool, tw *tar.Writer) (int, error) {
+func diffUpper(upper string, lowers []string, stubs bool, extraStubs []string, tw *tar.Writer) (int, error) {
 	var entries []upperEntry
 	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -64,7 +62,7 @@ func diffUpper(upper string, lowers []string, stubs bool, tw *tar.Writer) (int, 
 		return 0, err
 	}
 	if stubs {
-		entries = dropStubs(entries, lowers)
+		entries = dropStubs(entries, lowers, append(append([]string{}, mountStubs...), extraStubs...))
 	}
 	links := map[uint64]string{}
 	n := 0
@@ -95,54 +93,79 @@ func diffUpper(upper string, lowers []string, stubs bool, tw *tar.Writer) (int, 
 	return n, nil
 }
 
-// dropStubs removes the mount stubs that are empty and absent from the lowers, and /etc when it
-// exists only to hold them.
-func dropStubs(entries []upperEntry, lowers []string) []upperEntry {
-	inLower := func(rel string) bool {
+// dropStubs removes the mount stubs (paths relative to the root) that are empty and absent from
+// the lowers, then, going up from each, the directories that held nothing else and were only
+// made or copied up for it: absent from the lowers, or there with the same mode and owner. A
+// step's own changes to those directories (a new file, a chmod) keep them.
+func dropStubs(entries []upperEntry, lowers []string, stubs []string) []upperEntry {
+	lowerInfo := func(rel string) fs.FileInfo {
 		for _, l := range lowers {
-			if _, err := os.Lstat(filepath.Join(l, filepath.FromSlash(rel))); err == nil {
-				return true
+			if fi, err := os.Lstat(filepath.Join(l, filepath.FromSlash(rel))); err == nil {
+				return fi
 			}
 		}
-		return false
+		return nil
 	}
-	empty := func(e upperEntry) bool {
-		if e.info.IsDir() {
-			names, err := os.ReadDir(e.abs)
-			return err == nil && len(names) == 0
-		}
-		return e.info.Mode().IsRegular() && e.info.Size() == 0
+	index := map[string]int{}
+	for i, e := range entries {
+		index[e.rel] = i
 	}
-	var out []upperEntry
-	dropped := false
+	drop := map[string]bool{}
+	// children counts the entries kept below each directory.
+	children := map[string]int{}
 	for _, e := range entries {
-		if mountStubs[e.rel] && empty(e) && !inLower(e.rel) {
-			dropped = true
+		for d := path.Dir(e.rel); d != "."; d = path.Dir(d) {
+			children[d]++
+		}
+	}
+	remove := func(rel string) {
+		drop[rel] = true
+		for d := path.Dir(rel); d != "."; d = path.Dir(d) {
+			children[d]--
+		}
+	}
+	for _, stub := range stubs {
+		stub = strings.Trim(path.Clean("/"+stub), "/")
+		i, ok := index[stub]
+		if !ok || stub == "" || drop[stub] {
 			continue
 		}
-		out = append(out, e)
-	}
-	if !dropped || inLower("etc") {
-		return out
-	}
-	// /etc made only for the stubs goes too.
-	var kept []upperEntry
-	for _, e := range out {
-		if e.rel == "etc" {
-			others := false
-			for _, o := range out {
-				if strings.HasPrefix(o.rel, "etc/") {
-					others = true
-					break
-				}
-			}
-			if !others {
-				continue
-			}
+		e := entries[i]
+		emptyDir := e.info.IsDir() && children[stub] == 0 && !isOpaque(e.abs)
+		emptyFile := e.info.Mode().IsRegular() && e.info.Size() == 0
+		if !(emptyDir || emptyFile) || lowerInfo(stub) != nil {
+			continue
 		}
-		kept = append(kept, e)
+		remove(stub)
+		for d := path.Dir(stub); d != "."; d = path.Dir(d) {
+			j, ok := index[d]
+			if !ok || drop[d] || children[d] > 0 || isOpaque(entries[j].abs) {
+				break
+			}
+			if li := lowerInfo(d); li != nil && !sameDirMeta(li, entries[j].info) {
+				break
+			}
+			remove(d)
+		}
 	}
-	return kept
+	var out []upperEntry
+	for _, e := range entries {
+		if !drop[e.rel] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// sameDirMeta reports whether two directories have the same mode and owner: an upper directory
+// that is only a copy-up of a lower one.
+func sameDirMeta(a, b fs.FileInfo) bool {
+	if !a.IsDir() || !b.IsDir() || a.Mode() != b.Mode() {
+		return false
+	}
+	au, ag := fileOwner(a)
+	bu, bg := fileOwner(b)
+	return au == bu && ag == bg
 }
 
 // upperHeader is the tar header of one upper entry; nil for what a layer cannot hold (sockets).

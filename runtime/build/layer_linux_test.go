@@ -41,7 +41,7 @@ func TestDiffUpperWhiteouts(t *testing.T) {
 	layer := func(stubs bool) map[string]*tar.Header {
 		var buf bytes.Buffer
 		tw := tar.NewWriter(&buf)
-		if _, err := diffUpper(upper, []string{lower}, stubs, tw); err != nil {
+		if _, err := diffUpper(upper, []string{lower}, stubs, nil, tw); err != nil {
 			t.Fatal(err)
 		}
 		must(tw.Close())
@@ -95,5 +95,50 @@ func TestDiffUpperWhiteouts(t *testing.T) {
 	withLower := layer(true)
 	if withLower["etc/hosts"] == nil || withLower["proc/"] != nil {
 		t.Errorf("stubs with a lower: %v", reflect.ValueOf(withLower).MapKeys())
+	}
+}
+
+func TestDiffUpperDropsMountTargets(t *testing.T) {
+	testutil.RequireRoot(t)
+	upper, lower := t.TempDir(), t.TempDir()
+	for _, d := range []string{"tmp", "var", "var/lib", "keep"} {
+		if err := os.Mkdir(filepath.Join(lower, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"tmp", "tmp/cache", "new", "new/deep", "var", "var/lib", "var/lib/apt", "mine", "keep", "keep/cache"} {
+		if err := os.Mkdir(filepath.Join(upper, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The step changed /keep itself: it stays, though its stub goes.
+	if err := os.Chmod(filepath.Join(upper, "keep"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// /var/lib has a file of the step's beside the stub: /var/lib stays.
+	if err := os.WriteFile(filepath.Join(upper, "var/lib/f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if _, err := diffUpper(upper, []string{lower}, true, []string{"/tmp/cache", "/new/deep", "/var/lib/apt", "/keep/cache"}, tw); err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	var got []string
+	tr := tar.NewReader(&buf)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, h.Name)
+	}
+	want := []string{"keep/", "mine/", "var/", "var/lib/", "var/lib/f"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("layer %v, want %v", got, want)
 	}
 }

@@ -65,6 +65,10 @@ type Options struct {
 	Out io.Writer
 	// Quiet prints nothing; the caller prints the image ID Build returns.
 	Quiet bool
+	// TTY shows the progress as a live view redrawn in place (--progress tty), TTYWidth columns
+	// wide (0: no limit); otherwise it is Docker's plain format.
+	TTY      bool
+	TTYWidth int
 	// UserAgent names berth to registries when a base image is pulled. Optional.
 	UserAgent string
 }

@@ -3,6 +3,7 @@ package build
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -21,19 +22,21 @@ type dockerfile struct {
 	warnings []string
 }
 
-// parseDockerfile parses text with BuildKit's parser. Errors name the line, as Docker's do.
+// parseDockerfile parses text with BuildKit's parser. Errors name the line, as Docker's do
+// ("dockerfile parse error on line 3: ..."), and carry it for the source excerpt.
 func parseDockerfile(text string) (*dockerfile, error) {
 	res, err := parser.Parse(strings.NewReader(text))
 	if err != nil {
-		return nil, invalidf("dockerfile parse error: %s", oneLine(err))
+		return nil, parseError(err)
 	}
 	stages, metaArgs, err := instructions.Parse(res.AST, nil)
 	if err != nil {
 		var unknown *instructions.UnknownInstructionError
 		if errors.As(err, &unknown) {
-			return nil, invalidf("dockerfile parse error on line %d: unknown instruction: %s", unknown.Line, strings.ToUpper(unknown.Instruction))
+			r := []parser.Range{{Start: parser.Position{Line: unknown.Line}, End: parser.Position{Line: unknown.Line}}}
+			return nil, atLines(invalidf("dockerfile parse error on line %d: unknown instruction: %s", unknown.Line, strings.ToUpper(unknown.Instruction)), r)
 		}
-		return nil, invalidf("%s", oneLine(err))
+		return nil, parseError(err)
 	}
 	if len(stages) == 0 {
 		return nil, invalidf("the Dockerfile has no FROM instruction: file with no instructions")
@@ -44,7 +47,7 @@ func parseDockerfile(text string) (*dockerfile, error) {
 			continue
 		}
 		if seen[s.Name] {
-			return nil, invalidf("dockerfile parse error on line %d: duplicate stage name %q", startLine(s.Location), s.Name)
+			return nil, atLines(invalidf("dockerfile parse error on line %d: duplicate stage name %q", startLine(s.Location), s.Name), s.Location)
 		}
 		seen[s.Name] = true
 	}
@@ -53,6 +56,70 @@ func parseDockerfile(text string) (*dockerfile, error) {
 		df.warnings = append(df.warnings, w.Short)
 	}
 	return df, nil
+}
+
+// parsePrefix is how BuildKit's instruction parser starts some of its messages.
+var parsePrefix = regexp.MustCompile(`^dockerfile parse error (on )?line \d+: `)
+
+// parseError is a parser error in Docker's words, with its line when the parser knows it.
+func parseError(err error) error {
+	msg := parsePrefix.ReplaceAllString(oneLine(err), "")
+	var le *parser.LocationError
+	if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
+		r := le.Locations[0]
+		return atLines(invalidf("dockerfile parse error on line %d: %s", r[0].Start.Line, msg), r)
+	}
+	return invalidf("dockerfile parse error: %s", msg)
+}
+
+// sourceError is an error at some lines of the Dockerfile. Its message is the error's own; Build
+// prints the lines above it, as Docker does ("Dockerfile:3" and an excerpt).
+type sourceError struct {
+	start, end int
+	err        error
+}
+
+func (e *sourceError) Error() string { return e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
+
+// atLines attaches the first range of r to err, unless it has lines already.
+func atLines(err error, r []parser.Range) error {
+	var se *sourceError
+	if err == nil || len(r) == 0 || errors.As(err, &se) {
+		return err
+	}
+	start, end := r[0].Start.Line, r[len(r)-1].End.Line
+	if end < start {
+		end = start
+	}
+	return &sourceError{start: start, end: end, err: err}
+}
+
+// excerpt is Docker's picture of where an error is: "Dockerfile:3", then the lines around it,
+// the failing ones marked with ">>>".
+func (e *sourceError) excerpt(name, text string) string {
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	if e.start < 1 || e.start > len(lines) {
+		return ""
+	}
+	end := min(e.end, len(lines))
+	// Two lines either side of one line, one either side of several, much as BuildKit shows.
+	context := 2
+	if end > e.start {
+		context = 1
+	}
+	from, to := max(1, e.start-context), min(len(lines), end+context)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s:%d\n--------------------\n", name, e.start)
+	for i := from; i <= to; i++ {
+		mark := "   "
+		if i >= e.start && i <= end {
+			mark = ">>>"
+		}
+		fmt.Fprintf(&b, " %3d | %s %s\n", i, mark, lines[i-1])
+	}
+	b.WriteString("--------------------\n")
+	return b.String()
 }
 
 func startLine(r []parser.Range) int {
@@ -246,7 +313,7 @@ func expandCommand(lex *shell.Lex, env []string, cmd instructions.Command) error
 // lineError prefixes err with the Dockerfile line of cmd.
 func lineError(cmd instructions.Command, err error) error {
 	if l := startLine(cmd.Location()); l > 0 {
-		return fmt.Errorf("dockerfile line %d: %s: %w", l, strings.ToUpper(cmd.Name()), err)
+		return atLines(fmt.Errorf("dockerfile line %d: %s: %w", l, strings.ToUpper(cmd.Name()), err), cmd.Location())
 	}
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,22 +25,35 @@ const removeTimeout = 30 * time.Second
 // runStep runs args in a container of st (whose image it writes to the store first: a container
 // is made from a stored image) with the step's extra environment, and returns the container's
 // changes as a layer. The container is removed however the step ends, Ctrl-C included.
-func (b *builder) runStep(ctx context.Context, st *imageState, args, env []string, netMode string, out io.Writer) (_ *layerRef, err error) {
+func (b *builder) runStep(ctx context.Context, st *imageState, spec runSpec, out io.Writer) (_ *layerRef, err error) {
+	known := b.local.Store.HasBlob(st.id())
 	if _, err := st.write(ctx, b.txn); err != nil {
 		return nil, err
 	}
+	if !known {
+		if err := b.cache.markIntermediate(st); err != nil {
+			return nil, err
+		}
+	}
+	held, err := b.holdMounts(ctx, spec.mounts)
+	if err != nil {
+		return nil, err
+	}
+	// Released after the container is removed (deferred before its removal, so run after it).
+	defer held.release()
 	o := container.Options{
 		Image:         st.id().String(),
-		Cmd:           args,
+		Cmd:           spec.args,
 		EntrypointSet: true,
 		Entrypoint:    []string{},
-		Env:           env,
+		Env:           spec.env,
 		Health:        &container.HealthOptions{Disable: true},
 		Labels:        map[string]string{"com.berth.build": "1"},
+		Mounts:        held.mounts,
 	}
-	switch netMode {
+	switch spec.netMode {
 	case "none", "host":
-		o.NetworkMode = netMode
+		o.NetworkMode = spec.netMode
 	default:
 		o.Networks = []network.Attachment{{Network: network.DefaultNetwork}}
 	}
@@ -58,7 +72,7 @@ func (b *builder) runStep(ctx context.Context, st *imageState, args, env []strin
 		var se *monitor.StartError
 		if errors.As(err, &se) && se.ExitCode != 0 {
 			fmt.Fprintln(out, oneLine(se))
-			return nil, &RunError{ExitCode: se.ExitCode}
+			return nil, &RunError{Command: strings.Join(spec.args, " "), ExitCode: se.ExitCode}
 		}
 		return nil, err
 	}
@@ -88,14 +102,18 @@ func (b *builder) runStep(ctx context.Context, st *imageState, args, env []strin
 		return nil, r.err
 	}
 	if r.st.ExitCode != 0 {
-		return nil, &RunError{ExitCode: r.st.ExitCode}
+		return nil, &RunError{Command: strings.Join(spec.args, " "), ExitCode: r.st.ExitCode}
 	}
 	lowers, err := st.lowers(ctx, b.local)
 	if err != nil {
 		return nil, err
 	}
 	upper := filepath.Join(c.Bundle(), "upper")
+	var targets []string
+	for _, m := range spec.mounts {
+		targets = append(targets, m.target)
+	}
 	return writeLayer(ctx, b.txn, b.tmpDir, func(tw *tar.Writer) (int, error) {
-		return diffUpper(upper, lowers, true, tw)
+		return diffUpper(upper, lowers, true, targets, tw)
 	})
 }
