@@ -117,12 +117,19 @@ func (l *Local) ImageSize(si StoredImage) int64 {
 	if err != nil {
 		return si.Size
 	}
+	m, err := img.Manifest()
+	if err != nil || len(m.Layers) != len(cfg.RootFS.DiffIDs) {
+		return si.Size
+	}
+	// Each layer's unpacked size; a layer not unpacked yet (a build's last one) counts with
+	// its compressed size, which is all the store knows of it.
 	var n int64
-	for _, c := range ChainIDs(cfg.RootFS.DiffIDs) {
-		if !l.Snapshots.Has(c.String()) {
-			return si.Size
+	for i, c := range ChainIDs(cfg.RootFS.DiffIDs) {
+		if l.Snapshots.Has(c.String()) {
+			n += l.LayerSize(c.String())
+		} else {
+			n += m.Layers[i].Size
 		}
-		n += l.LayerSize(c.String())
 	}
 	return n
 }
