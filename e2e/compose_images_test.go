@@ -322,6 +322,12 @@ services:
 	} else if row.Name != "badin-a-1" || row.Networks != "badin_default" || len(row.Publishers) != 1 || row.Publishers[0].PublishedPort != 8080 || row.Publishers[0].TargetPort != 80 || row.Publishers[0].Protocol != "tcp" || row.Publishers[0].URL != "0.0.0.0" {
 		t.Errorf("ps --format json: %+v", row)
 	}
+	if ls := e.ok("container", "ls", "--format", "{{.Names}} {{.Ports}}").stdout; ls != "badin-a-1 0.0.0.0:8080->80/tcp\n" {
+		t.Errorf("container ls PORTS: %q", ls)
+	}
+	if ps := e.ok("-p", "badin", "ps").stdout; !strings.Contains(ps, "0.0.0.0:8080->80/tcp") {
+		t.Errorf("ps PORTS:\n%s", ps)
+	}
 	e.ok("-p", "badin", "down")
 
 	e.composeFile("badin", `

@@ -326,15 +326,15 @@ func newPsCommand(g *globalOptions, s streams) *cobra.Command {
 				if st.Health != nil {
 					health = st.Health.Status
 				}
-				var ports []string
 				pubs := []publisher{}
 				for _, p := range c.Published {
-					// docker compose ps's form: 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp.
 					host := netip.IPv4Unspecified()
+					if p.Twin {
+						host = netip.IPv6Unspecified()
+					}
 					if p.HostIP.IsValid() {
 						host = p.HostIP
 					}
-					ports = append(ports, fmt.Sprintf("%s->%d/%s", netip.AddrPortFrom(host, p.HostPort), p.ContainerPort, p.Proto))
 					pubs = append(pubs, publisher{URL: host.String(), TargetPort: int(p.ContainerPort), PublishedPort: int(p.HostPort), Protocol: p.Proto})
 				}
 				var nets, mounts []string
@@ -350,7 +350,7 @@ func newPsCommand(g *globalOptions, s streams) *cobra.Command {
 				}
 				rows = append(rows, psRow{ID: c.ID, Name: c.Name, Names: c.Name, Image: c.Options.Image, Command: strconv.Quote(c.Command()),
 					Project: name, Service: svc, State: st.Status, Health: health, Status: statusText(st),
-					Ports: strings.Join(ports, ", "), CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), ExitCode: st.ExitCode,
+					Ports: portsColumn(c, st), CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), ExitCode: st.ExitCode,
 					RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago", Labels: joinLabels(c.Options.Labels),
 					Mounts: strings.Join(mounts, ","), Networks: strings.Join(nets, ","), LocalVolumes: strconv.Itoa(local), Size: "0B",
 					Publishers: pubs})

@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docker/go-units"
@@ -88,7 +91,37 @@ func newContainerRow(c *container.Container, st monitor.State, noTrunc bool) con
 		RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago",
 		State:      st.Status,
 		Status:     statusText(st),
+		Ports:      portsColumn(c, st),
 	}
+}
+
+// portsColumn is the PORTS column of docker ps and docker compose ps: while the container runs,
+// each published port ("0.0.0.0:8080->80/tcp", "[::]:8080->80/tcp"), then each exposed port no
+// host port leads to ("3306/tcp"); nothing once it has stopped.
+func portsColumn(c *container.Container, st monitor.State) string {
+	if st.Status != container.StatusRunning && st.Status != container.StatusPaused {
+		return ""
+	}
+	var out []string
+	published := map[string]bool{}
+	for _, p := range c.Published {
+		host := netip.IPv4Unspecified()
+		if p.Twin {
+			host = netip.IPv6Unspecified()
+		}
+		if p.HostIP.IsValid() {
+			host = p.HostIP
+		}
+		out = append(out, fmt.Sprintf("%s->%d/%s", netip.AddrPortFrom(host, p.HostPort), p.ContainerPort, p.Proto))
+		published[fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)] = true
+	}
+	exposed, _ := container.ExposedPorts(append(slices.Clone(c.Process.ImageExposed), c.Options.Expose...))
+	for _, e := range exposed {
+		if !published[e] {
+			out = append(out, e)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // statusText is Docker's STATUS column: "Up 3 seconds", "Up 3 seconds
