@@ -30,7 +30,6 @@ type builder struct {
 	tmpDir string
 	prog   *progress
 	df     *dockerfile
-	lex    *shell.Lex
 
 	ctxTree *fileTree
 	metaEnv []string
@@ -100,7 +99,6 @@ func (b *builder) build(ctx context.Context, text string, refs []image.Reference
 	if b.df, err = parseDockerfile(text); err != nil {
 		return "", err
 	}
-	b.lex = shell.NewLex(b.df.escape)
 
 	b.txn, err = b.local.Store.Begin(ctx)
 	if err != nil {
@@ -273,7 +271,7 @@ func (b *builder) expandBases() error {
 				continue
 			}
 			if kv.Value != nil {
-				v, err := expander(b.lex, env)(*kv.Value)
+				v, err := expander(b.newLex(), env)(*kv.Value)
 				if err != nil {
 					return invalidf("ARG %s: %v", kv.Key, err)
 				}
@@ -283,7 +281,7 @@ func (b *builder) expandBases() error {
 	}
 	b.metaEnv = env
 	for _, s := range b.df.stages {
-		name, err := expander(b.lex, env)(s.BaseName)
+		name, err := expander(b.newLex(), env)(s.BaseName)
 		if err != nil {
 			return atLines(invalidf("dockerfile line %d: FROM: %v", startLine(s.Location), err), s.Location)
 		}
@@ -572,3 +570,7 @@ func (b *builder) meta(ctx context.Context, ss *stageRun, child *imageState, com
 	_, err := b.commit(ctx, ss, child, nop(child, comment), "", nil)
 	return err
 }
+
+// newLex is a word expander for the Dockerfile's escape token. BuildKit's Lex keeps the word
+// it works on in itself, so each use (stages run in parallel) takes its own.
+func (b *builder) newLex() *shell.Lex { return shell.NewLex(b.df.escape) }

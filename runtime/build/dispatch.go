@@ -23,7 +23,7 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // dispatch runs one instruction of a stage.
 func (b *builder) dispatch(ctx context.Context, ss *stageRun, cmd instructions.Command) error {
-	if err := expandCommand(b.lex, ss.env(), cmd); err != nil {
+	if err := expandCommand(b.newLex(), ss.env(), cmd); err != nil {
 		return lineError(cmd, err)
 	}
 	child := ss.st.clone()
