@@ -32,6 +32,7 @@ CGROUP_PARENTS = /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth
 test: build vet ## vet, unit, root integration and e2e tests (root-only tests skip, naming why, when not root)
 	@before="$$(ls -d $(CGROUP_PARENTS) 2>/dev/null | tr "\n" " ")"; \
 	BERTH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -race ./...; rc=$$?; \
+	(cd examples/todo && $(GO) test -count=1 -race ./...) || rc=1; \
 	for try in 1 2 3 4 5 6 7 8 9 10; do \
 		left=0; \
 		for d in $$(ls -d $(CGROUP_PARENTS) 2>/dev/null); do \
@@ -43,6 +44,7 @@ test: build vet ## vet, unit, root integration and e2e tests (root-only tests sk
 
 test-unit: ## Unit tests only (no e2e, no root)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+	cd examples/todo && $(GO) test -count=1 ./...
 
 test-e2e: build ## e2e tests against bin/berth
 	BERTH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 ./e2e/...
