@@ -104,7 +104,6 @@ var supportTable = []rule{
 	{"services.*.post_start", SeverityError, "lifecycle hooks are not supported; a setup step would silently not run", nil},
 	{"services.*.pre_stop", SeverityError, "lifecycle hooks are not supported; a teardown step would silently not run", nil},
 	{"services.*.volumes.[].type", SeverityError, "only bind, volume and tmpfs mounts are supported", notIn("bind", "volume", "tmpfs")},
-	{"services.*.build.additional_contexts", SeverityError, "additional build contexts are not supported", nil},
 	{"networks.*.driver", SeverityError, "only the bridge network driver is supported", notIn("", "bridge")},
 	{"networks.*.ipam.driver", SeverityError, "only the default IPAM driver is supported", notIn("", "default")},
 	{"volumes.*.driver", SeverityError, "only the local volume driver is supported", notIn("", "local")},

@@ -414,3 +414,60 @@ services:
 		t.Errorf("containers after a failed build: %q", ls)
 	}
 }
+
+// TestComposeBuildContexts: named build contexts, as --build-context and compose's
+// additional_contexts (a directory, docker-image://, service:) stand for FROM and COPY --from.
+func TestComposeBuildContexts(t *testing.T) {
+	e := newContainerEnv(t)
+	files := map[string]string{
+		"base/Dockerfile":      "FROM bb:1\nRUN echo from-base > /base.txt\n",
+		"tool/Dockerfile":      "FROM basesvc\nCOPY --from=extra note.txt /note.txt\nCOPY --from=img /etc/motd /motd\nCMD [\"sh\", \"-c\", \"cat /base.txt /note.txt /motd\"]\n",
+		"shared/note.txt":      "from-extra\n",
+		"shared/ignored.txt":   "x\n",
+		"Dockerfile.cli":       "FROM bb:1\nCOPY --from=extra note.txt /note.txt\nCMD [\"cat\", \"/note.txt\"]\n",
+		"tool/.dockerignore":   "*\n",
+		"cli/.keep":            "",
+		"base/.dockerignore":   "",
+		"shared/.dockerignore": "",
+	}
+	for name, content := range files {
+		p := filepath.Join(e.dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.ok("image", "build", "-q", "-t", "ctx-cli:1", "-f", filepath.Join(e.dir, "Dockerfile.cli"), "--build-context", "extra="+filepath.Join(e.dir, "shared"), filepath.Join(e.dir, "cli"))
+	if out := e.ok("container", "run", "--rm", "ctx-cli:1").stdout; out != "from-extra\n" {
+		t.Errorf("--build-context extra=DIR: %q", out)
+	}
+	if r := e.run("image", "build", "--build-context", "extra="+filepath.Join(e.dir, "nowhere"), filepath.Join(e.dir, "cli")); r.code == 0 || !strings.Contains(r.stderr, `build context "extra"`) {
+		t.Errorf("a missing named context: %d %q", r.code, r.stderr)
+	}
+	e.composeFile("ctx", `
+services:
+  tool:
+    build:
+      context: tool
+      additional_contexts:
+        basesvc: service:base
+        extra: ./shared
+        img: docker-image://bb:1
+  base:
+    build: base
+    command: ["true"]
+`)
+	r := e.ok("-p", "ctx", "build")
+	if i, j := strings.Index(r.stderr, "Image ctx-base  Built"), strings.Index(r.stderr, "Image ctx-tool  Built"); i < 0 || j < i {
+		t.Errorf("build order (base first, as tool's context):\n%s", r.stderr)
+	}
+	if out := e.ok("container", "run", "--rm", "ctx-tool").stdout; out != "from-base\nfrom-extra\nhello from the bottom layer\n" {
+		t.Errorf("the tool image: %q", out)
+	}
+	e.ok("image", "rm", "ctx-tool", "ctx-base")
+	// up builds the service: context's image first.
+	e.ok("-p", "ctx", "up", "-d", "tool")
+	e.ok("-p", "ctx", "down", "--rmi", "local")
+}

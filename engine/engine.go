@@ -17,6 +17,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/berth-sh/berth/compose"
 	"github.com/berth-sh/berth/graph"
 	"github.com/berth-sh/berth/network"
 	"github.com/berth-sh/berth/runtime/container"
@@ -311,8 +312,25 @@ func (e *Engine) build(ctx context.Context, p *types.Project, s types.ServiceCon
 	if e.Build == nil {
 		return invalidf("service %q needs its image %s built from its build section, and berth cannot build images yet", s.Name, ref)
 	}
+	// An additional context "service:NAME" is that service's image: it is made first.
+	for _, v := range s.Build.AdditionalContexts {
+		name, ok := strings.CutPrefix(v, "service:")
+		if !ok || name == s.Name {
+			continue
+		}
+		dep, ok := p.Services[name]
+		if !ok {
+			// Not selected (up SERVICE) is fine: its image is still needed.
+			if dep, ok = p.DisabledServices[name]; !ok {
+				return invalidf("additional context %s: no such service", v)
+			}
+		}
+		if err := e.EnsureServiceImage(ctx, p, dep, compose.ImageName(p, dep, e.Compatibility), UpOptions{}); err != nil {
+			return err
+		}
+	}
 	if err := e.Build(ctx, p, s, ref); err != nil {
-		return fmt.Errorf("service %q: build: %w", s.Name, err)
+		return fmt.Errorf("build: %w", err)
 	}
 	e.progress("Image", ref, "Built")
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -43,8 +44,35 @@ func serviceBuild(ctx context.Context, g *globalOptions, out io.Writer, o compos
 		}
 		args[k] = &v
 	}
+	named := map[string]string{}
+	for name, v := range b.AdditionalContexts {
+		switch {
+		case strings.HasPrefix(v, "service:"):
+			// Another service's image, which compose builds first.
+			depName := strings.TrimPrefix(v, "service:")
+			dep, ok := p.Services[depName]
+			if !ok {
+				// Not selected (up SERVICE) is fine: its image is still needed.
+				if dep, ok = p.DisabledServices[depName]; !ok {
+					return fmt.Errorf("additional context %q: no such service: %s", name, depName)
+				}
+			}
+			named[name] = "docker-image://" + compose.ImageName(p, dep, g.compatibility)
+		case strings.HasPrefix(v, "docker-image://"):
+			named[name] = v
+		case strings.Contains(v, "://") || strings.HasPrefix(v, "oci-layout:"):
+			return fmt.Errorf("additional context %q: %s: only directories, docker-image:// and service: are supported by berth", name, v)
+		default:
+			// compose-go has made a relative path absolute, from the project directory.
+			if !filepath.IsAbs(v) {
+				v = filepath.Join(p.WorkingDir, v)
+			}
+			named[name] = v
+		}
+	}
 	bo := build.Options{
-		Root: g.root, RunRoot: g.runRoot,
+		NamedContexts: named,
+		Root:          g.root, RunRoot: g.runRoot,
 		ContextDir: b.Context, Dockerfile: b.Dockerfile, DockerfileInline: b.DockerfileInline,
 		Target: b.Target, BuildArgs: args, Labels: b.Labels,
 		Tags:    append([]string{ref}, b.Tags...),
@@ -76,7 +104,7 @@ func newComposeBuildCommand(g *globalOptions, s streams) *cobra.Command {
 				return err
 			}
 			var errs []error
-			for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+			for _, name := range buildOrder(p.Project) {
 				svc := p.Services[name]
 				// Services without a build section (and dependencies not named) are skipped.
 				if svc.Build == nil || len(args) > 0 && !slices.Contains(args, name) {
@@ -103,4 +131,32 @@ func newComposeBuildCommand(g *globalOptions, s streams) *cobra.Command {
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress the build output")
 	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "Set build-time variables for services")
 	return cmd
+}
+
+// buildOrder is the project's services by name, except that a service whose build uses another
+// one's image (additional_contexts "service:NAME") comes after it.
+func buildOrder(p *types.Project) []string {
+	var out []string
+	done := map[string]bool{}
+	var visit func(name string)
+	visit = func(name string) {
+		if done[name] {
+			return
+		}
+		done[name] = true
+		if svc, ok := p.Services[name]; ok && svc.Build != nil {
+			for _, v := range slices.Sorted(maps.Values(svc.Build.AdditionalContexts)) {
+				if dep, ok := strings.CutPrefix(v, "service:"); ok {
+					visit(dep)
+				}
+			}
+		}
+		if _, ok := p.Services[name]; ok {
+			out = append(out, name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+		visit(name)
+	}
+	return out
 }

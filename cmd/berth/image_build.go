@@ -24,6 +24,7 @@ type imageBuildOptions struct {
 	network   string
 	progress  string
 	iidfile   string
+	contexts  []string
 }
 
 func newImageBuildCommand(g *globalOptions, s streams) *cobra.Command {
@@ -67,6 +68,7 @@ func newImageBuildCommand(g *globalOptions, s streams) *cobra.Command {
 	f.StringVar(&o.network, "network", "default", `Set the networking mode for the RUN instructions during build ("default", "none", "host")`)
 	f.StringVar(&o.progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet")`)
 	f.StringVar(&o.iidfile, "iidfile", "", "Write the image ID to the file")
+	f.StringArrayVar(&o.contexts, "build-context", nil, "Additional build contexts (e.g., name=path or name=docker-image://ref)")
 	return cmd
 }
 
@@ -132,6 +134,23 @@ func (o *imageBuildOptions) buildOptions(g *globalOptions, s streams, pathArg st
 			return bo, err
 		}
 		bo.Dockerfile = abs
+	}
+	for _, c := range o.contexts {
+		name, v, ok := strings.Cut(c, "=")
+		if !ok || name == "" || v == "" {
+			return bo, fmt.Errorf("invalid --build-context %q: NAME=PATH or NAME=docker-image://REF", c)
+		}
+		if !strings.HasPrefix(v, "docker-image://") {
+			abs, err := filepath.Abs(v)
+			if err != nil {
+				return bo, err
+			}
+			v = abs
+		}
+		if bo.NamedContexts == nil {
+			bo.NamedContexts = map[string]string{}
+		}
+		bo.NamedContexts[name] = v
 	}
 	bo.BuildArgs = map[string]*string{}
 	for _, a := range o.buildArgs {

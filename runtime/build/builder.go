@@ -65,6 +65,14 @@ func Build(ctx context.Context, o Options) (string, error) {
 		}
 		refs = append(refs, ref)
 	}
+	for name, v := range o.NamedContexts {
+		if strings.HasPrefix(v, "docker-image://") {
+			continue
+		}
+		if fi, err := os.Stat(v); err != nil || !fi.IsDir() {
+			return "", invalidf("build context %q: %s is not a directory", name, v)
+		}
+	}
 	l, err := image.OpenLocal(o.Root)
 	if err != nil {
 		return "", err
@@ -410,7 +418,15 @@ func (b *builder) buildStage(ctx context.Context, i int) (*imageState, error) {
 	display := base
 	var st *imageState
 	var err error
-	if j, ok := findStage(b.df.stages, base, i, false); ok {
+	if dir, ref, ok := b.namedContext(base); ok {
+		if ref == "" {
+			return nil, invalidf("FROM %s: the named context %s is a directory, which berth cannot use as a base image", base, dir)
+		}
+		if st, err = b.baseImage(ctx, ref); err != nil {
+			return nil, err
+		}
+		display = ref
+	} else if j, ok := findStage(b.df.stages, base, i, false); ok {
 		res, err := b.stageResult(ctx, j)
 		if err != nil {
 			return nil, err
@@ -574,3 +590,16 @@ func (b *builder) meta(ctx context.Context, ss *stageRun, child *imageState, com
 // newLex is a word expander for the Dockerfile's escape token. BuildKit's Lex keeps the word
 // it works on in itself, so each use (stages run in parallel) takes its own.
 func (b *builder) newLex() *shell.Lex { return shell.NewLex(b.df.escape) }
+
+// namedContext is the named build context name stands for: its directory, or the image it
+// names (docker-image://REF).
+func (b *builder) namedContext(name string) (dir, imageRef string, ok bool) {
+	v, ok := b.o.NamedContexts[name]
+	if !ok {
+		return "", "", false
+	}
+	if ref, isImage := strings.CutPrefix(v, "docker-image://"); isImage {
+		return "", ref, true
+	}
+	return v, "", true
+}

@@ -362,7 +362,15 @@ func (b *builder) copy(ctx context.Context, ss *stageRun, child *imageState, r c
 			return b.copyFrom(ctx, ss, child, r, b.ctxTree.excluding(exclude), mode)
 		}
 		var src *imageState
-		if j, ok := findStage(b.df.stages, r.from, ss.index, true); ok {
+		if dir, ref, ok := b.namedContext(r.from); ok && ref == "" {
+			return b.copyFrom(ctx, ss, child, r, &fileTree{root: dir, exclude: exclude}, mode)
+		} else if ok {
+			st, err := b.baseImage(ctx, ref)
+			if err != nil {
+				return false, invalidf("%s --from=%s: %s", r.name, r.from, oneLine(err))
+			}
+			src = st
+		} else if j, ok := findStage(b.df.stages, r.from, ss.index, true); ok {
 			st, err := b.stageResult(ctx, j)
 			if err != nil {
 				return false, err

@@ -88,7 +88,9 @@ func stateFromStore(l *image.Local, manifest v1.Hash) (*imageState, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &imageState{}
+	// raw is the stored config as it is: the state's ID is the stored image's until a step
+	// changes it (COPY --from an image views it as it is).
+	s := &imageState{raw: raw}
 	if err := json.Unmarshal(raw, &s.config); err != nil {
 		return nil, fmt.Errorf("image config: %w", err)
 	}

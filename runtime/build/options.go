@@ -56,6 +56,10 @@ type Options struct {
 	Labels map[string]string
 	// Tags name the result; each is a reference such as "app" or "localhost:5000/app:v1".
 	Tags []string
+	// NamedContexts are additional build contexts (--build-context, compose's
+	// additional_contexts) by name: a directory, or "docker-image://REF" for an image. A name
+	// stands for them in FROM and COPY --from, before any stage of that name. Optional.
+	NamedContexts map[string]string
 	// NoCache builds every step again; Pull pulls every base image even when present.
 	NoCache, Pull bool
 	// Network is RUN's network: "" or "default" or "bridge" (the default bridge), "none", or
