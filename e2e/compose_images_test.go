@@ -384,6 +384,9 @@ services:
 	if !strings.Contains(r.stderr, "CACHED") || !strings.Contains(r.stderr, "Image bld-app  Built") {
 		t.Errorf("berth build of an unchanged service:\n%s", r.stderr)
 	}
+	if h := e.ok("image", "history", "--no-trunc", "--format", "{{.CreatedBy}}", "bld-app").stdout; !strings.Contains(h, "\n|1 LEVEL=one /bin/sh -c echo built-$LEVEL > /built\n") {
+		t.Errorf("image history --format of the built image:\n%s", h)
+	}
 	// The build's intermediate images show with -a only.
 	if ls := e.ok("image", "ls").stdout; strings.Contains(ls, "<none>") || !strings.Contains(ls, "bld-app ") {
 		t.Errorf("image ls after a build:\n%s", ls)

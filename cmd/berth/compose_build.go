@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-sh/berth/compose"
+	"github.com/berth-sh/berth/engine"
 	"github.com/berth-sh/berth/runtime/build"
 )
 
@@ -86,7 +87,7 @@ func serviceBuild(ctx context.Context, g *globalOptions, out io.Writer, o compos
 	bo.Labels = maps.Clone(bo.Labels)
 	bo.Labels["com.docker.compose.project"] = p.Name
 	bo.Labels["com.docker.compose.service"] = s.Name
-	bo.Labels["com.docker.compose.version"] = "berth"
+	bo.Labels["com.docker.compose.version"] = engine.ComposeVersion
 	_, err := build.Build(ctx, bo)
 	return err
 }

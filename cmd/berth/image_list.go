@@ -210,8 +210,14 @@ func newImageInspectCommand(g *globalOptions, s streams) *cobra.Command {
 	return cmd
 }
 
+// historyRow is one line of `image history`, with docker's --format field names.
+type historyRow struct {
+	ID, CreatedAt, CreatedSince, CreatedBy, Size, Comment string
+}
+
 func newImageHistoryCommand(g *globalOptions, s streams) *cobra.Command {
 	var noTrunc, quiet bool
+	var format string
 	cmd := &cobra.Command{
 		Use:     "history [OPTIONS] IMAGE",
 		Short:   "Show the history of an image",
@@ -232,9 +238,8 @@ func newImageHistoryCommand(g *globalOptions, s streams) *cobra.Command {
 				}
 				return nil
 			}
-			tw := newTable(s.out)
-			fmt.Fprintln(tw, "IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT")
-			for _, h := range hist {
+			rows := make([]historyRow, len(hist))
+			for i, h := range hist {
 				id, by := h.ID, strings.ReplaceAll(h.CreatedBy, "\t", " ")
 				if !noTrunc {
 					if id != "<missing>" {
@@ -244,17 +249,25 @@ func newImageHistoryCommand(g *globalOptions, s streams) *cobra.Command {
 						by = string(r[:44]) + "…"
 					}
 				}
-				created := "N/A"
+				created, since := "N/A", "N/A"
 				if !h.Created.IsZero() {
-					created = units.HumanDuration(time.Since(h.Created)) + " ago"
+					created = h.Created.Format(time.RFC3339)
+					since = units.HumanDuration(time.Since(h.Created)) + " ago"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, created, by, units.HumanSizeWithPrecision(float64(h.Size), 3), h.Comment)
+				rows[i] = historyRow{ID: id, CreatedAt: created, CreatedSince: since, CreatedBy: by,
+					Size: units.HumanSizeWithPrecision(float64(h.Size), 3), Comment: h.Comment}
 			}
-			return tw.Flush()
+			return printListing(s.out, format, rows, func(tw io.Writer) {
+				fmt.Fprintln(tw, "IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT")
+				for _, r := range rows {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment)
+				}
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
+	cmd.Flags().StringVar(&format, "format", "", "Format output: table, json or a Go template")
 	return cmd
 }
 
