@@ -17,7 +17,7 @@ func newSystemCommand(g *globalOptions, s streams) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newSystemGCCommand(g, s), newSystemEventsCommand(g, s))
+	cmd.AddCommand(newSystemGCCommand(g, s), newSystemEventsCommand(g, s), newSystemCheckCommand(g, s))
 	return cmd
 }
 
