@@ -185,6 +185,9 @@ func uniqueRootfs(t *testing.T) string {
 // take Go templates.
 func TestImageInUseAndFormats(t *testing.T) {
 	e := newContainerEnv(t)
+	if r := e.run("image", "import", e.dir, "dir:1"); r.code == 0 || !strings.Contains(r.stderr, "a directory; import takes a tar archive") {
+		t.Errorf("import of a directory: %d %q", r.code, r.stderr)
+	}
 	e.ok("image", "tag", "bb:1", "inuse:1")
 	e.ok("container", "create", "--name", "user1", "inuse:1", "echo", "still runs")
 	e.ok("image", "rm", "bb:1") // the image has another name: only untagged

@@ -298,6 +298,8 @@ func newImageImportCommand(g *globalOptions, s streams) *cobra.Command {
 			file := args[0]
 			if file == "-" {
 				file = "" // standard input, as `docker import -` reads it
+			} else if fi, err := os.Stat(file); err == nil && fi.IsDir() {
+				return fmt.Errorf("import %s: a directory; import takes a tar archive of a root file system (tar -C %s -c . | berth image import - NAME)", file, file)
 			}
 			in, closeIn, err := openInput(file, s.in)
 			if err != nil {
