@@ -477,3 +477,43 @@ services:
 	e.ok("-p", "ctx", "up", "-d", "tool")
 	e.ok("-p", "ctx", "down", "--rmi", "local")
 }
+
+// TestComposeDownOrphans: down leaves the containers of services the file no longer has (and
+// the network they are on), with compose's warning, until --remove-orphans; without the file
+// (-p NAME down elsewhere) every container of the project goes.
+func TestComposeDownOrphans(t *testing.T) {
+	e := newContainerEnv(t)
+	e.composeFile("orph", `
+services:
+  a:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+  b:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+`)
+	e.ok("-p", "orph", "up", "-d")
+	e.composeFile("orph", `
+services:
+  a:
+    image: bb:1
+    command: ["busybox", "sleep", "300"]
+`)
+	r := e.ok("-p", "orph", "down")
+	if !strings.Contains(r.stderr, "Found orphan containers ([orph-b-1])") || !strings.Contains(r.stderr, "Network orph_default  Resource is still in use") || strings.Contains(r.stderr, "orph-b-1  Removed") {
+		t.Errorf("down with an orphan:\n%s", r.stderr)
+	}
+	if ls := e.ok("container", "ls", "--format", "{{.Names}}").stdout; ls != "orph-b-1\n" {
+		t.Errorf("after down: %q, want the orphan only", ls)
+	}
+	r = e.ok("-p", "orph", "down", "--remove-orphans")
+	if !strings.Contains(r.stderr, "Container orph-b-1  Removed") || !strings.Contains(r.stderr, "Network orph_default  Removed") {
+		t.Errorf("down --remove-orphans:\n%s", r.stderr)
+	}
+	// Elsewhere, with no file: the whole project.
+	e.ok("-p", "orph", "up", "-d")
+	r = cmd{args: []string{"-p", "orph", "down"}, dir: t.TempDir(), env: e.env}.ok(t)
+	if !strings.Contains(r.stderr, "Container orph-a-1  Removed") || !strings.Contains(r.stderr, "Network orph_default  Removed") {
+		t.Errorf("-p orph down without the file:\n%s", r.stderr)
+	}
+}

@@ -567,6 +567,11 @@ type DownOptions struct {
 	// Services limits down to these services' containers; the project's networks and volumes
 	// stay while other containers of it remain.
 	Services []string
+	// Defined are the services of the project's file, when it was loaded: the containers of
+	// other services are orphans, which stay unless RemoveOrphans. Nil (no file, `-p NAME
+	// down`): every container of the project goes.
+	Defined       []string
+	RemoveOrphans bool
 	// RemoveImages removes the images of the removed containers: "all" every one, "local"
 	// those without a custom tag (the <project>-<service> name of a built image) (--rmi).
 	RemoveImages string
@@ -680,6 +685,26 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 		}
 		cs = sel
 	}
+	selected := len(keep) > 0
+	if o.Defined != nil && !o.RemoveOrphans {
+		// Containers of services the file no longer has stay, as docker compose leaves them,
+		// with the same warning up gives.
+		var rest []*container.Container
+		var names []string
+		for _, c := range cs {
+			if svc := c.Options.Labels[LabelService]; !slices.Contains(o.Defined, svc) {
+				keep = append(keep, c)
+				names = append(names, c.Name)
+				continue
+			}
+			rest = append(rest, c)
+		}
+		if len(names) > 0 {
+			slices.Sort(names)
+			fmt.Fprintf(e.Out, "WARN[0000] Found orphan containers (%v) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.\n", names)
+		}
+		cs = rest
+	}
 	if err := e.removeInReverseOrder(ctx, cs, o); err != nil {
 		return err
 	}
@@ -687,15 +712,31 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 	if o.RemoveImages != "" {
 		errs = append(errs, e.removeImages(ctx, cs, name, o.RemoveImages)...)
 	}
-	if len(keep) > 0 {
+	if selected {
 		// down SERVICE...: the project's other containers still use its networks and volumes.
 		return errors.Join(errs...)
+	}
+	// What the containers left (orphans) use stays.
+	netsInUse, volsInUse := map[string]bool{}, map[string]bool{}
+	for _, c := range keep {
+		for _, a := range c.Options.Networks {
+			netsInUse[a.Network] = true
+		}
+		for _, m := range c.Options.Mounts {
+			if m.Type == "volume" {
+				volsInUse[m.Source] = true
+			}
+		}
 	}
 	nets, err := e.projectNetworks(name)
 	if err != nil {
 		return err
 	}
 	for _, n := range nets {
+		if netsInUse[n.name] {
+			fmt.Fprintf(e.Out, " Network %s  Resource is still in use\n", n.name)
+			continue
+		}
 		if err := n.store.Remove(n.name); err != nil {
 			errs = append(errs, err)
 			continue
@@ -708,6 +749,10 @@ func (e *Engine) Down(ctx context.Context, name string, o DownOptions) error {
 			return err
 		}
 		for _, v := range vols {
+			if volsInUse[v] {
+				fmt.Fprintf(e.Out, " Volume %s  Resource is still in use\n", v)
+				continue
+			}
 			if err := store.Remove(v, false); err != nil {
 				errs = append(errs, err)
 				continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -206,7 +207,6 @@ func projectName(ctx context.Context, g *globalOptions) (string, error) {
 func newDownCommand(g *globalOptions, s streams) *cobra.Command {
 	var o engine.DownOptions
 	var timeout int
-	var removeOrphans bool
 	cmd := &cobra.Command{
 		Use:     "down [OPTIONS] [SERVICES]",
 		Short:   "Stop and remove containers, networks",
@@ -222,6 +222,10 @@ func newDownCommand(g *globalOptions, s streams) *cobra.Command {
 				return err
 			}
 			o.Services = args
+			// With the project's file, containers of services it no longer has are orphans.
+			if p, err := compose.Load(cmd.Context(), g.loadOptions(nil)); err == nil && p.Name == name {
+				o.Defined = slices.Concat(slices.Collect(maps.Keys(p.Services)), slices.Collect(maps.Keys(p.DisabledServices)))
+			}
 			if cmd.Flags().Changed("timeout") {
 				t := time.Duration(timeout) * time.Second
 				o.Timeout = &t
@@ -247,8 +251,7 @@ func newDownCommand(g *globalOptions, s streams) *cobra.Command {
 	f.BoolVarP(&o.Volumes, "volumes", "v", false, "Remove named volumes declared in the \"volumes\" section of the Compose file and anonymous volumes attached to containers")
 	f.IntVarP(&timeout, "timeout", "t", 10, "Specify a shutdown timeout in seconds")
 	f.StringVar(&o.RemoveImages, "rmi", "", `Remove images used by services. "local" remove only images that don't have a custom tag ("local"|"all")`)
-	// Every container with the project's label goes, orphans included.
-	f.BoolVar(&removeOrphans, "remove-orphans", false, "Remove containers for services not defined in the Compose file")
+	f.BoolVar(&o.RemoveOrphans, "remove-orphans", false, "Remove containers for services not defined in the Compose file")
 	return cmd
 }
 
