@@ -517,3 +517,20 @@ services:
 		t.Errorf("-p orph down without the file:\n%s", r.stderr)
 	}
 }
+
+// TestDefaultBridgeTaken: a link named berth0 that is not this state root's (another root in
+// the same network namespace, or a leftover) gives one line that says so, and nothing is made.
+func TestDefaultBridgeTaken(t *testing.T) {
+	e := newContainerEnv(t)
+	if out, err := exec.Command("ip", "link", "add", "berth0", "type", "bridge").CombinedOutput(); err != nil {
+		t.Fatalf("ip link add (in the test's own namespace): %v: %s", err, out)
+	}
+	defer exec.Command("ip", "link", "del", "berth0").Run()
+	r := e.run("container", "run", "--rm", "bb:1", "true")
+	if r.code == 0 || !strings.Contains(r.stderr, "create bridge berth0: a link of that name already exists in this network namespace and is not this state root's") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+		t.Errorf("run with berth0 taken: %d %q", r.code, r.stderr)
+	}
+	if ls := e.ok("container", "ls", "-aq").stdout; ls != "" {
+		t.Errorf("containers left: %q", ls)
+	}
+}

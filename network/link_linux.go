@@ -2,6 +2,7 @@ package network
 
 import (
 	"errors"
+	"syscall"
 	"fmt"
 	"net"
 	"net/netip"
@@ -87,6 +88,11 @@ func writeSysctl(key, value string) error {
 func createBridge(n *Network) (err error) {
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge, MTU: n.MTU}}
 	if err := netlink.LinkAdd(br); err != nil {
+		if errors.Is(err, syscall.EEXIST) {
+			// Not this state root's (it would have found its own): another berth state root
+			// in this network namespace, or something else, has the name.
+			return invalidf("create bridge %s: a link of that name already exists in this network namespace and is not this state root's (another berth state root's, or a leftover: `ip link del %s` if nothing uses it)", n.Bridge, n.Bridge)
+		}
 		return fmt.Errorf("create bridge %s: %w", n.Bridge, err)
 	}
 	defer func() {
