@@ -58,5 +58,12 @@ lint: ## gofmt, go vet (Linux and another OS) and staticcheck
 bench: ## Benchmarks: project load, 200 MB pull, run --rm latency, monitor RSS (beside Docker where it runs)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# demo/run.sh's argument: empty (bring the demo up), or clean (take it down, volume included).
+DEMO_ARGS ?=
+
+.PHONY: demo
+demo: ## Build berth, make the base images, run examples/todo (app + MariaDB) and use it (DEMO_ARGS=clean: remove it)
+	./demo/run.sh $(DEMO_ARGS)
+
 clean: ## Remove build output
 	rm -rf bin

@@ -25,7 +25,8 @@ import (
 
 // TestWorkshopCompose runs parts 7 and 8 of Docker's getting-started workshop for real: the todo
 // app (demo/app) on Node.js with MariaDB as mysql:8.0, both images made from Debian packages by
-// demo/images/make-images.sh, from the workshop's compose file (demo/compose.yaml). Items posted
+// demo/images/make-images.sh (mysql:8.0 is examples/todo/mariadb built on its MariaDB base),
+// from the workshop's compose file (demo/compose.yaml). Items posted
 // through the published port survive down and up in the named volume; down -v leaves nothing.
 // The root filesystems are cached in BERTH_DEMO_CACHE (default /var/cache/berth-demo), so only
 // the first run on a machine builds them (about 1.5 min).
@@ -43,20 +44,20 @@ func TestWorkshopCompose(t *testing.T) {
 	// The root filesystems come from the mirror, so they are made in the host's network
 	// namespace, before the test moves into its own (which has no way out).
 	step(t, "build the images' root filesystems", func(t *testing.T) {
-		if !cached(cache) {
+		if !cached(cache, "mariadb-base", "node") {
 			if err := mirrorReachable(mirror); err != nil {
 				t.Skipf("Debian mirror %s unreachable, cannot make the workshop's images: %v", mirror, err)
 			}
 		}
 		started := time.Now()
-		out := runScript(t, script, base, "--no-import")
+		out := runScript(t, script, base, "--no-import", "workshop")
 		t.Logf("make-images.sh --no-import took %s:\n%s", time.Since(started).Round(time.Second), out)
 	})
 
 	e := newContainerEnv(t)
 	step(t, "import the images", func(t *testing.T) {
 		checkNetNS(t, e.netns)
-		out := runScript(t, script, append(slices.Clone(base), append([]string{"BERTH_BIN=" + berthBin}, e.env...)...))
+		out := runScript(t, script, append(slices.Clone(base), append([]string{"BERTH_BIN=" + berthBin}, e.env...)...), "workshop")
 		if !strings.Contains(out, "imported mysql:8.0") {
 			t.Fatalf("make-images.sh:\n%s", out)
 		}
@@ -145,11 +146,15 @@ func envOr(name, def string) string {
 	return def
 }
 
-// cached says whether make-images.sh has tarballs in dir already (it still checks their recipe).
-func cached(dir string) bool {
-	m, _ := filepath.Glob(filepath.Join(dir, "mysql-*.tar"))
-	n, _ := filepath.Glob(filepath.Join(dir, "node-*.tar"))
-	return len(m) > 0 && len(n) > 0
+// cached says whether make-images.sh has the named tarballs in dir already (it still checks
+// their recipe).
+func cached(dir string, names ...string) bool {
+	for _, name := range names {
+		if m, _ := filepath.Glob(filepath.Join(dir, name+"-*.tar")); len(m) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func mirrorReachable(mirror string) error {
