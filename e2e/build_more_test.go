@@ -69,7 +69,12 @@ func goToolchainTar(t testing.TB, appDir string) string {
 			t.Fatal(err)
 		}
 	}
+	files := map[string]bool{} // each path once: Docker's import refuses duplicates
 	addFile := func(name, src string) {
+		if files[name] {
+			return
+		}
+		files[name] = true
 		fi, err := os.Stat(src)
 		if err != nil {
 			t.Fatal(err)
@@ -125,7 +130,7 @@ func goToolchainTar(t testing.TB, appDir string) string {
 			if err != nil || d.IsDir() && d.Name() == "testdata" {
 				return filepath.SkipDir
 			}
-			if rel, _ := filepath.Rel(goroot, p); strings.HasSuffix(p, ".h") && !dirs[g+rel] {
+			if rel, _ := filepath.Rel(goroot, p); strings.HasSuffix(p, ".h") {
 				addFile(g+rel, p)
 			}
 			return nil
