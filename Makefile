@@ -31,7 +31,7 @@ CGROUP_PARENTS = /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth
 
 test: build vet ## vet, unit, root integration and e2e tests (root-only tests skip, naming why, when not root)
 	@before="$$(ls -d $(CGROUP_PARENTS) 2>/dev/null | tr "\n" " ")"; \
-	BERTH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -race ./...; rc=$$?; \
+	BERTH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -race -timeout 45m ./...; rc=$$?; \
 	(cd examples/todo && $(GO) test -count=1 -race ./...) || rc=1; \
 	for try in 1 2 3 4 5 6 7 8 9 10; do \
 		left=0; \
@@ -47,7 +47,7 @@ test-unit: ## Unit tests only (no e2e, no root)
 	cd examples/todo && $(GO) test -count=1 ./...
 
 test-e2e: build ## e2e tests against bin/berth
-	BERTH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 ./e2e/...
+	BERTH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 45m ./e2e/...
 
 lint: ## gofmt, go vet (Linux and another OS) and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
