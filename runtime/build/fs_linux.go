@@ -99,6 +99,29 @@ type placer struct {
 	dirTimes map[string]time.Time
 }
 
+// mkdir places the directory rel (kept if it exists) with its owner and mode; its mtime is set
+// by finish, once nothing more is placed inside it.
+func (p *placer) mkdir(rel string, mode fs.FileMode, uid, gid int, mtime time.Time) error {
+	full, err := p.target(rel, true)
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(full, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if err := os.Lchown(full, uid, gid); err != nil {
+		return err
+	}
+	if err := os.Chmod(full, mode); err != nil {
+		return err
+	}
+	if p.dirTimes == nil {
+		p.dirTimes = map[string]time.Time{}
+	}
+	p.dirTimes[full] = mtime
+	return nil
+}
+
 // owner is who owns an entry placed from a source owned by uid:gid.
 func (p *placer) owner(uid, gid int) (int, int) {
 	switch {
@@ -171,23 +194,7 @@ func (p *placer) place(rel, src string, info fs.FileInfo) error {
 	}
 	switch {
 	case info.IsDir():
-		full, err := p.target(rel, true)
-		if err != nil {
-			return err
-		}
-		if err := os.Mkdir(full, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		if err := os.Lchown(full, uid, gid); err != nil {
-			return err
-		}
-		if err := os.Chmod(full, mode); err != nil {
-			return err
-		}
-		if p.dirTimes == nil {
-			p.dirTimes = map[string]time.Time{}
-		}
-		p.dirTimes[full] = info.ModTime()
+		return p.mkdir(rel, mode, uid, gid, info.ModTime())
 	case info.Mode().IsRegular():
 		in, err := os.Open(src)
 		if err != nil {
@@ -309,23 +316,9 @@ func (p *placer) extract(r io.Reader, dest string) error {
 		mode := fs.FileMode(h.Mode).Perm()
 		switch h.Typeflag {
 		case tar.TypeDir:
-			full, err := p.target(target, true)
-			if err != nil {
+			if err := p.mkdir(target, mode, uid, gid, h.ModTime); err != nil {
 				return err
 			}
-			if err := os.Mkdir(full, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-				return err
-			}
-			if err := os.Lchown(full, uid, gid); err != nil {
-				return err
-			}
-			if err := os.Chmod(full, mode); err != nil {
-				return err
-			}
-			if p.dirTimes == nil {
-				p.dirTimes = map[string]time.Time{}
-			}
-			p.dirTimes[full] = h.ModTime
 		case tar.TypeReg:
 			if err := p.writeFile(target, tr, mode, uid, gid, h.ModTime); err != nil {
 				return err
