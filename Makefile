@@ -55,8 +55,8 @@ lint: ## gofmt, go vet (Linux and another OS) and staticcheck
 	GOOS=darwin $(GO) vet ./...   # other OSes must build and say "not supported"
 	$(GO) run $(STATICCHECK) ./...
 
-bench: ## Benchmarks: project load, 200 MB pull, run --rm latency, monitor RSS (beside Docker where it runs)
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: build ## Benchmarks: project load, 200 MB pull, run --rm latency, monitor RSS, compose up/down, builds (beside Docker where it runs)
+	BERTH_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
 # demo/run.sh's argument: empty (bring the demo up), or clean (take it down, volume included).
 DEMO_ARGS ?=
