@@ -130,6 +130,17 @@ func (e *Engine) Up(ctx context.Context, p *types.Project, o UpOptions) error {
 	if err := e.EnsureResources(p); err != nil {
 		return err
 	}
+	// The project's containers, read once (each service's are only changed by its own
+	// convergence below), not once per service: that was quadratic in the project's size.
+	all, err := e.Containers(ctx, p.Name)
+	if err != nil {
+		return err
+	}
+	byService := map[string][]*container.Container{}
+	for _, c := range all {
+		svc := c.Options.Labels[LabelService]
+		byService[svc] = append(byService[svc], c)
+	}
 	wait := func(ctx context.Context, edge graph.Edge) error { return e.waitCondition(ctx, p, edge) }
 	// The services whose containers this up recreated: their dependents with
 	// depends_on.restart are restarted.
@@ -145,7 +156,7 @@ func (e *Engine) Up(ctx context.Context, p *types.Project, o UpOptions) error {
 				restart = true
 			}
 		}
-		changed, err := e.convergeService(ctx, p, s, o, restart)
+		changed, err := e.convergeService(ctx, p, s, o, restart, byService[name])
 		if changed {
 			recreated.Store(name, true)
 		}
@@ -183,14 +194,10 @@ func replicas(s types.ServiceConfig) int {
 
 // convergeService brings service s to its replicas: kept when unchanged (restarted when
 // restart says a dependency was recreated), recreated when its configuration changed (or
-// forced), created when missing, extra ones removed; then started. It reports whether it
-// recreated any.
-func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.ServiceConfig, o UpOptions, restart bool) (recreated bool, err error) {
+// forced), created when missing, extra ones removed; then started. existing are the project's
+// containers of s when up began. It reports whether it recreated any.
+func (e *Engine) convergeService(ctx context.Context, p *types.Project, s types.ServiceConfig, o UpOptions, restart bool, existing []*container.Container) (recreated bool, err error) {
 	n := replicas(s)
-	existing, err := e.Containers(ctx, p.Name)
-	if err != nil {
-		return false, err
-	}
 	byNumber := map[int]*container.Container{}
 	for _, c := range existing {
 		if c.Options.Labels[LabelService] != s.Name || c.Options.Labels[LabelOneoff] == "True" {
