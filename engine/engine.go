@@ -325,12 +325,10 @@ func (e *Engine) build(ctx context.Context, p *types.Project, s types.ServiceCon
 		if !ok || name == s.Name {
 			continue
 		}
-		dep, ok := p.Services[name]
+		// Not selected (up SERVICE) is fine: its image is still needed.
+		dep, ok := FindService(p, name)
 		if !ok {
-			// Not selected (up SERVICE) is fine: its image is still needed.
-			if dep, ok = p.DisabledServices[name]; !ok {
-				return invalidf("additional context %s: no such service", v)
-			}
+			return invalidf("additional context %s: no such service", v)
 		}
 		if err := e.EnsureServiceImage(ctx, p, dep, compose.ImageName(p, dep, e.Compatibility), UpOptions{}); err != nil {
 			return err

@@ -536,13 +536,20 @@ func gwPriority(s types.ServiceConfig, key string) int {
 	return 0
 }
 
+// FindService is the project's service name, enabled or not (up SERVICE and profiles disable
+// the others, which can still be named by links, volumes_from or a build's service: context).
+func FindService(p *types.Project, name string) (types.ServiceConfig, bool) {
+	if s, ok := p.Services[name]; ok {
+		return s, true
+	}
+	s, ok := p.DisabledServices[name]
+	return s, ok
+}
+
 // otherService finds the service that attr of s names, enabled or not: its container is named
 // the same either way.
 func otherService(p *types.Project, s types.ServiceConfig, attr, name string) (types.ServiceConfig, error) {
-	if other, ok := p.Services[name]; ok {
-		return other, nil
-	}
-	if other, ok := p.DisabledServices[name]; ok {
+	if other, ok := FindService(p, name); ok {
 		return other, nil
 	}
 	return types.ServiceConfig{}, invalidf("service %q: %s refers to undefined service %s: invalid compose project", s.Name, attr, name)

@@ -43,6 +43,16 @@ func (p PortSpec) String() string {
 	return s
 }
 
+// HostAddrPort is where the port is published on the host: its host address (an IPv6 twin's is
+// always [::]), or 0.0.0.0 when none was given, and its host port.
+func (p PortSpec) HostAddrPort() netip.AddrPort {
+	host := netip.IPv4Unspecified()
+	if p.HostIP.IsValid() {
+		host = p.HostIP
+	}
+	return netip.AddrPortFrom(host, p.HostPort)
+}
+
 // ParsePorts reads docker run's -p values ([ip:][hostPort:]containerPort
 // [/proto], ranges of equal length, or a host range for one container
 // port) with compose-go's parser, which is docker's, one PortSpec per port.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/netip"
 	"os"
 	"os/signal"
 	"slices"
@@ -217,15 +216,21 @@ func newDownCommand(g *globalOptions, s streams) *cobra.Command {
 			default:
 				return fmt.Errorf("invalid --rmi %q: must be local or all", o.RemoveImages)
 			}
-			name, err := projectName(cmd.Context(), g)
-			if err != nil {
-				return err
+			// The file, loaded once: it names the project unless -p does, and with it the
+			// containers of services it no longer has are orphans. With -p it may be missing.
+			p, err := compose.Load(cmd.Context(), g.loadOptions(nil))
+			name := g.projectName
+			if name == "" {
+				if err != nil {
+					return err
+				}
+				warnFindings(p.Findings)
+				name = p.Name
 			}
-			o.Services = args
-			// With the project's file, containers of services it no longer has are orphans.
-			if p, err := compose.Load(cmd.Context(), g.loadOptions(nil)); err == nil && p.Name == name {
+			if err == nil && p.Name == name {
 				o.Defined = slices.Concat(slices.Collect(maps.Keys(p.Services)), slices.Collect(maps.Keys(p.DisabledServices)))
 			}
+			o.Services = args
 			if cmd.Flags().Changed("timeout") {
 				t := time.Duration(timeout) * time.Second
 				o.Timeout = &t
@@ -331,14 +336,7 @@ func newPsCommand(g *globalOptions, s streams) *cobra.Command {
 				}
 				pubs := []publisher{}
 				for _, p := range c.Published {
-					host := netip.IPv4Unspecified()
-					if p.Twin {
-						host = netip.IPv6Unspecified()
-					}
-					if p.HostIP.IsValid() {
-						host = p.HostIP
-					}
-					pubs = append(pubs, publisher{URL: host.String(), TargetPort: int(p.ContainerPort), PublishedPort: int(p.HostPort), Protocol: p.Proto})
+					pubs = append(pubs, publisher{URL: p.HostAddrPort().Addr().String(), TargetPort: int(p.ContainerPort), PublishedPort: int(p.HostPort), Protocol: p.Proto})
 				}
 				var nets, mounts []string
 				for _, n := range c.Options.Networks {

@@ -51,12 +51,10 @@ func serviceBuild(ctx context.Context, g *globalOptions, out io.Writer, o compos
 		case strings.HasPrefix(v, "service:"):
 			// Another service's image, which compose builds first.
 			depName := strings.TrimPrefix(v, "service:")
-			dep, ok := p.Services[depName]
+			// Not selected (up SERVICE) is fine: its image is still needed.
+			dep, ok := engine.FindService(p, depName)
 			if !ok {
-				// Not selected (up SERVICE) is fine: its image is still needed.
-				if dep, ok = p.DisabledServices[depName]; !ok {
-					return fmt.Errorf("additional context %q: no such service: %s", name, depName)
-				}
+				return fmt.Errorf("additional context %q: no such service: %s", name, depName)
 			}
 			named[name] = "docker-image://" + compose.ImageName(p, dep, g.compatibility)
 		case strings.HasPrefix(v, "docker-image://"):

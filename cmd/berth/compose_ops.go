@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -957,11 +956,7 @@ func runComposePort(ctx context.Context, g *globalOptions, s streams, service, p
 	var published []string
 	for _, p := range c.Published {
 		if int(p.ContainerPort) == int(port) && p.Proto == protocol {
-			host := netip.IPv4Unspecified()
-			if p.HostIP.IsValid() {
-				host = p.HostIP
-			}
-			fmt.Fprintln(s.out, netip.AddrPortFrom(host, p.HostPort))
+			fmt.Fprintln(s.out, p.HostAddrPort())
 			return nil
 		}
 		published = append(published, fmt.Sprintf("%d/%s", p.HostPort, p.Proto))

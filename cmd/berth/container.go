@@ -630,11 +630,7 @@ func newContainerPortCommand(g *globalOptions, s streams) *cobra.Command {
 			found := false
 			for _, p := range c.Published {
 				key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
-				host := netip.IPv4Unspecified()
-				if p.HostIP.IsValid() {
-					host = p.HostIP
-				}
-				hostPort := netip.AddrPortFrom(host, p.HostPort) // [::]:8080 for IPv6, as Docker prints it
+				hostPort := p.HostAddrPort() // [::]:8080 for IPv6, as Docker prints it
 				switch {
 				case len(args) == 1:
 					fmt.Fprintf(s.out, "%s -> %s\n", key, hostPort)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,14 +104,7 @@ func portsColumn(c *container.Container, st monitor.State) string {
 	var out []string
 	published := map[string]bool{}
 	for _, p := range c.Published {
-		host := netip.IPv4Unspecified()
-		if p.Twin {
-			host = netip.IPv6Unspecified()
-		}
-		if p.HostIP.IsValid() {
-			host = p.HostIP
-		}
-		out = append(out, fmt.Sprintf("%s->%d/%s", netip.AddrPortFrom(host, p.HostPort), p.ContainerPort, p.Proto))
+		out = append(out, fmt.Sprintf("%s->%d/%s", p.HostAddrPort(), p.ContainerPort, p.Proto))
 		published[fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)] = true
 	}
 	exposed, _ := container.ExposedPorts(append(slices.Clone(c.Process.ImageExposed), c.Options.Expose...))
