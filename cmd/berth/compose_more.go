@@ -36,6 +36,7 @@ func composeMoreCommands(g *globalOptions, s streams) []*cobra.Command {
 		newComposeEventsCommand(g, s),
 		newComposePushCommand(g, s),
 		newComposeBuildCommand(g, s),
+		newConvertCommand(g, s),
 	}
 }
 
