@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-sh/berth/compose"
 	"github.com/berth-sh/berth/kube"
+	"github.com/berth-sh/berth/runtime/image"
 )
 
 // convertFlags are the flags convert and deploy share: how a project maps to Kubernetes.
@@ -60,10 +61,17 @@ func convertProject(ctx context.Context, g *globalOptions, f *convertFlags, serv
 
 // localImagePorts reads the ports an image exposes from the local store, when it is there.
 func localImagePorts(g *globalOptions) func(string) []string {
+	var l *image.Local
 	return func(ref string) []string {
-		l, err := openImages(g)
-		if err != nil {
-			return nil
+		if l == nil {
+			// Only a store that exists: converting must not make state.
+			if _, err := os.Stat(filepath.Join(g.root, "images")); err != nil {
+				return nil
+			}
+			var err error
+			if l, err = openImages(g); err != nil {
+				return nil
+			}
 		}
 		in, err := l.Inspect(ref)
 		if err != nil {
