@@ -29,7 +29,7 @@ type converter struct {
 	names registry
 
 	// Objects by apply phase.
-	namespace, data, claims, services, workloads []Object
+	namespace, data, claims, services, workloads, policies []Object
 
 	// serviceName is each compose service's Kubernetes name; ports its Service ports (nil for a
 	// headless Service).
@@ -86,10 +86,10 @@ func Convert(p *types.Project, o Options) (*Result, error) {
 			return nil, fmt.Errorf("service %q: %w", n, err)
 		}
 	}
-	c.projectWarnings()
+	c.networkPolicies(names)
 
 	res := &Result{External: slices.Sorted(maps.Keys(c.extern))}
-	for _, group := range [][]Object{c.namespace, c.data, c.claims, c.services, c.workloads} {
+	for _, group := range [][]Object{c.namespace, c.data, c.claims, c.services, c.policies, c.workloads} {
 		sortObjects(group)
 		res.Objects = append(res.Objects, group...)
 	}
@@ -192,6 +192,11 @@ func (c *converter) service(s types.ServiceConfig) error {
 		Spec:       *pod,
 	}
 	tmpl.Labels[LabelManagedBy] = ManagedBy
+	maps.Copy(tmpl.Labels, c.networkLabels(s))
+	if s.Runtime != "" {
+		tmpl.Spec.RuntimeClassName = ptrTo(dnsLabel(s.Runtime))
+		c.note(s.Name, fmt.Sprintf("runtime %s is RuntimeClass %q, which the cluster must have", s.Runtime, dnsLabel(s.Runtime)))
+	}
 	replicas := int32(1)
 	if s.Deploy != nil && s.Deploy.Replicas != nil {
 		replicas = int32(*s.Deploy.Replicas)
@@ -351,25 +356,9 @@ func (c *converter) claim(volume string, mode corev1.PersistentVolumeAccessMode)
 	}
 }
 
-// projectWarnings are what the project as a whole loses.
-func (c *converter) projectWarnings() {
-	isolated := 0
-	for _, n := range c.p.Networks {
-		if !bool(n.External) {
-			isolated++
-		}
-		if n.Internal {
-			c.drop("", fmt.Sprintf("networks.%s.internal (pods can reach outside the cluster)", n.Name))
-		}
-	}
-	if isolated > 1 {
-		c.drop("", "networks (isolation between networks: every pod can reach every Service)")
-	}
-}
-
 func sortObjects(objs []Object) {
 	rank := map[string]int{"Namespace": 0, "ConfigMap": 1, "Secret": 2, "PersistentVolumeClaim": 3, "Service": 4,
-		"Deployment": 5, "StatefulSet": 6, "DaemonSet": 7, "Job": 8}
+		"NetworkPolicy": 5, "Deployment": 6, "StatefulSet": 7, "DaemonSet": 8, "Job": 9}
 	sort.SliceStable(objs, func(i, j int) bool {
 		ki, kj := rank[kindOf(objs[i])], rank[kindOf(objs[j])]
 		if ki != kj {

@@ -115,6 +115,10 @@ func (c *converter) aliases(s types.ServiceConfig) []string {
 			}
 		}
 	}
+	// A container's name resolves on its networks too.
+	if s.ContainerName != "" {
+		set[s.ContainerName] = true
+	}
 	for _, other := range slices.Sorted(maps.Keys(c.p.Services)) {
 		for _, l := range c.p.Services[other].Links {
 			target, alias, ok := strings.Cut(l, ":")

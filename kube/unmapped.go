@@ -18,14 +18,13 @@ var (
 		"configs", "secrets", "networks", "network_mode", "labels", "annotations", "hostname", "tty",
 		"stdin_open", "privileged", "cap_add", "cap_drop", "read_only", "sysctls", "stop_grace_period",
 		"extra_hosts", "dns", "dns_search", "dns_opt", "cpus", "mem_limit", "mem_reservation", "shm_size",
-		"group_add", "security_opt", "links", "pid", "ipc", "volumes_from")
+		"group_add", "security_opt", "links", "pid", "ipc", "volumes_from", "container_name", "runtime")
 	// env_file and label_file are merged into environment and labels when the project loads;
 	// profiles are applied then too; attach is about a terminal.
 	ignored = set("env_file", "label_file", "profiles", "attach")
 	why     = map[string]string{
 		"ulimits":        "no Kubernetes field",
 		"stop_signal":    "needs Kubernetes' ContainerStopSignals feature",
-		"container_name": "pods are named by their workload",
 		"init":           "no Kubernetes field: the image's entrypoint is PID 1",
 		"logging":        "the cluster's logging applies",
 		"devices":        "use the cluster's device plugins",
@@ -37,7 +36,6 @@ var (
 		"mac_address":    "no Kubernetes field",
 		"cgroup_parent":  "the kubelet places pods",
 		"userns_mode":    "no Kubernetes field",
-		"runtime":        "use a RuntimeClass",
 	}
 )
 

@@ -22,7 +22,8 @@ func Unstructured(o Object) (map[string]any, error) {
 	return m, nil
 }
 
-// prune drops the nulls and empty maps typed structs leave behind.
+// prune drops what typed structs leave behind: nulls, status (the server's to write) and empty
+// maps, except those that mean something empty (emptyDir: {}, a selector matching everything).
 func prune(m map[string]any) {
 	for k, v := range m {
 		switch t := v.(type) {
@@ -30,7 +31,7 @@ func prune(m map[string]any) {
 			delete(m, k)
 		case map[string]any:
 			prune(t)
-			if len(t) == 0 {
+			if k == "status" || len(t) == 0 && !keepEmpty[k] {
 				delete(m, k)
 			}
 		case []any:
@@ -87,3 +88,7 @@ func WriteDir(dir string, objs []Object) ([]string, error) {
 	}
 	return files, nil
 }
+
+// keepEmpty are the fields whose empty map is a value: an emptyDir volume, a selector that
+// selects everything (a NetworkPolicy's podSelector or namespaceSelector).
+var keepEmpty = map[string]bool{"emptyDir": true, "podSelector": true, "namespaceSelector": true}
