@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/berth-sh/berth/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -142,7 +144,7 @@ func TestConfigGolden(t *testing.T) {
 				t.Fatalf("%v (run go test ./e2e -run TestConfigGolden -update to create it)", err)
 			}
 			if got != string(want) {
-				t.Errorf("output differs from %s:\n%s", golden, firstDiff(got, string(want)))
+				t.Errorf("output differs from %s:\n%s", golden, testutil.FirstDiff(got, string(want)))
 			}
 		})
 	}
@@ -171,7 +173,7 @@ func TestConfigOutputFileAndQuiet(t *testing.T) {
 	plain = cmd{args: []string{"--profile", "*", "config"}, dir: dir}.ok(t)
 	again := cmd{args: []string{"-f", out, "--project-directory", dir, "--profile", "*", "config"}, dir: dir}.ok(t)
 	if again.stdout != plain.stdout {
-		t.Errorf("re-rendering the rendered file differs:\n%s", firstDiff(again.stdout, plain.stdout))
+		t.Errorf("re-rendering the rendered file differs:\n%s", testutil.FirstDiff(again.stdout, plain.stdout))
 	}
 
 	for _, args := range [][]string{{"config", "-q"}, {"config", "-q", "--services"}, {"config", "--quiet", "--format", "json"}} {

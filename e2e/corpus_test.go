@@ -5,12 +5,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/loader"
+
+	"github.com/berth-sh/berth/internal/testutil"
 )
 
 // corpusDir is ../shared/corpus/awesome-compose beside the checkout (BERTH_CORPUS overrides).
@@ -131,7 +132,7 @@ func TestCorpusConfig(t *testing.T) {
 				want := canonical(t, dir, name, env, format)
 				r := cmd{args: []string{"-p", name, "config", "--format", format}, dir: dir, env: []string{"HOME=" + home}}.ok(t)
 				if r.stdout != string(want) {
-					t.Errorf("berth config --format %s differs from compose-go's canonical model:\n%s", format, firstDiff(r.stdout, string(want)))
+					t.Errorf("berth config --format %s differs from compose-go's canonical model:\n%s", format, testutil.FirstDiff(r.stdout, string(want)))
 				}
 				if strings.Contains(r.stderr, "panic") {
 					t.Errorf("stderr: %s", r.stderr)
@@ -139,22 +140,4 @@ func TestCorpusConfig(t *testing.T) {
 			}
 		})
 	}
-}
-
-// firstDiff shows the first differing line of two texts with a little context.
-func firstDiff(got, want string) string {
-	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
-	for i := 0; i < len(g) || i < len(w); i++ {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			return "line " + strconv.Itoa(i+1) + ":\n  got:  " + gl + "\n  want: " + wl
-		}
-	}
-	return "(equal)"
 }

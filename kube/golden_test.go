@@ -6,11 +6,10 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/berth-sh/berth/compose"
+	"github.com/berth-sh/berth/internal/testutil"
 	"github.com/berth-sh/berth/kube"
 )
 
@@ -112,23 +111,6 @@ func compareGolden(t *testing.T, path string, got []byte) {
 		t.Fatalf("%v (run go test ./kube -run TestGolden -update)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the conversion (go test ./kube -run TestGolden -update rewrites it):\n%s", path, firstDiff(string(want), string(got)))
+		t.Errorf("%s differs from the conversion (go test ./kube -run TestGolden -update rewrites it):\n%s", path, testutil.FirstDiff(string(got), string(want)))
 	}
-}
-
-func firstDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	for i := 0; i < len(al) || i < len(bl); i++ {
-		var x, y string
-		if i < len(al) {
-			x = al[i]
-		}
-		if i < len(bl) {
-			y = bl[i]
-		}
-		if x != y {
-			return "line " + strconv.Itoa(i+1) + ":\n- " + x + "\n+ " + y
-		}
-	}
-	return ""
 }
