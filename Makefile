@@ -33,6 +33,10 @@ test: build vet ## vet, unit, root integration and e2e tests (root-only tests sk
 	@before="$$(ls -d $(CGROUP_PARENTS) 2>/dev/null | tr "\n" " ")"; \
 	BERTH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -race -timeout 45m ./...; rc=$$?; \
 	(cd examples/todo && $(GO) test -count=1 -race ./...) || rc=1; \
+	if [ "$${BERTH_K8S_TESTS:-1}" = 1 ]; then \
+		test/k8s/build-tools.sh >/dev/null && \
+		(cd test/k8s && BERTH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 60m ./...) || rc=1; \
+	else echo "test/k8s: skipped (BERTH_K8S_TESTS=$${BERTH_K8S_TESTS})"; fi; \
 	for try in 1 2 3 4 5 6 7 8 9 10; do \
 		left=0; \
 		for d in $$(ls -d $(CGROUP_PARENTS) 2>/dev/null); do \

@@ -37,6 +37,7 @@ func composeMoreCommands(g *globalOptions, s streams) []*cobra.Command {
 		newComposePushCommand(g, s),
 		newComposeBuildCommand(g, s),
 		newConvertCommand(g, s),
+		newDeployCommand(g, s),
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package cluster starts a throwaway Kubernetes control plane for a test:
-// Debian's etcd, kube-apiserver, kube-controller-manager and kube-scheduler
-// v1.34.2, and the kwok controller simulating Ready nodes (pods are moved to
+// etcd 3.6, kube-apiserver, kube-controller-manager and kube-scheduler
+// v1.34.2 (all built from the Go module proxy by build-tools.sh), and the kwok controller simulating Ready nodes (pods are moved to
 // Running/Ready by kwok's stages; no container runs). Everything listens on
 // 127.0.0.1 on free ports and lives in a temporary directory; nothing needs
 // root. Cleanup stops every process it started by its process group and
@@ -9,8 +9,7 @@
 // The binaries come from build-tools.sh's cache directory (BERTH_K8S_TOOLS
 // overrides it); when they are missing Start runs build-tools.sh (about 10-15
 // minutes cold) unless BERTH_K8S_NO_BUILD=1, in which case the test skips.
-// A test skips, naming why, when etcd is not installed; with
-// BERTH_K8S_REQUIRE=1 (CI) every such skip is a failure instead.
+// With BERTH_K8S_REQUIRE=1 (CI) every skip is a failure instead.
 package cluster
 
 import (
@@ -42,18 +41,15 @@ const (
 	KwokVersion       = "v0.8.0"
 )
 
-// EtcdPath is Debian's etcd (apt-get install etcd-server).
-const EtcdPath = "/usr/bin/etcd"
-
 // ServiceCIDR is the apiserver's --service-cluster-ip-range.
 const ServiceCIDR = "10.0.0.0/24"
 
 // PodCIDR is where kwok takes the (fake, never routed) pod IPs from.
 const PodCIDR = "10.244.0.0/16"
 
-// watchListOff stops client-go from first trying watch-list streams, which
-// Debian's etcd 3.4 cannot serve (the clients fall back to LIST/WATCH but log
-// an error for every watch). kwok's newer client-go has no such switch.
+// watchListOff stops the controller-manager's and scheduler's client-go from
+// first trying watch-list streams (kept from when the cluster ran Debian's
+// etcd 3.4, which cannot serve them; harmless with 3.6).
 const watchListOff = "--feature-gates=WatchListClient=false"
 
 // NodeAnnotation marks the nodes the kwok controller manages.
@@ -99,9 +95,6 @@ func StartWith(t testing.TB, opt Options) *Cluster {
 	if opt.Nodes == 0 {
 		opt.Nodes = 3
 	}
-	if _, err := os.Stat(EtcdPath); err != nil {
-		skip(t, "etcd is not installed at %s (apt-get install etcd-server)", EtcdPath)
-	}
 	tools := ToolsDir(t)
 
 	begin := time.Now()
@@ -127,7 +120,7 @@ func skip(t testing.TB, format string, args ...any) {
 	t.Skipf(format, args...)
 }
 
-var toolNames = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages.yaml"}
+var toolNames = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages.yaml"}
 
 // buildOnce makes concurrent tests of one package share one build.
 var buildOnce struct {
@@ -213,7 +206,7 @@ func (c *Cluster) start(tools string, opt Options) error {
 	// etcd
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeer)
-	etcd, err := c.run("etcd", EtcdPath,
+	etcd, err := c.run("etcd", filepath.Join(tools, "etcd"),
 		"--name=berth-test",
 		"--data-dir="+filepath.Join(c.Dir, "etcd"),
 		"--listen-client-urls="+etcdURL,
