@@ -542,7 +542,7 @@ func (c *Cgroup) Frozen() (bool, error) {
 		}
 		v, err := keyedValue(filepath.Join(c.v2Path, "cgroup.events"), "frozen")
 		if err != nil {
-			return false, fmt.Errorf("cgroup %s: frozen: %w", c.name, err)
+			return c.noFreezer(err)
 		}
 		return v == 1, nil
 	}
@@ -558,7 +558,11 @@ func (c *Cgroup) Frozen() (bool, error) {
 }
 
 // noFreezer tells a kernel without the freezer file (never frozen) from a cgroup that is gone.
+// A cgroup removed while its file is read gives ENODEV: gone too (fs.ErrNotExist).
 func (c *Cgroup) noFreezer(err error) (bool, error) {
+	if errors.Is(err, unix.ENODEV) {
+		return false, fmt.Errorf("cgroup %s: frozen: removed meanwhile: %w", c.name, errors.Join(fs.ErrNotExist, err))
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		dir := c.v2Path
 		if c.mode != Unified {

@@ -801,3 +801,16 @@ func TestLoadUnifiedRemnant(t *testing.T) {
 		t.Errorf("the unified dir is still there: %v", err)
 	}
 }
+
+// TestFrozenOfARemovedCgroup: a cgroup removed while its freezer file is read (ENODEV) is gone,
+// as a missing one is, so an inspect racing a restart does not fail.
+func TestFrozenOfARemovedCgroup(t *testing.T) {
+	c := &Cgroup{name: "gone", mode: Hybrid, v1Paths: map[cgroup1.Name]string{cgroup1.Freezer: t.TempDir()}}
+	_, err := c.noFreezer(&fs.PathError{Op: "read", Path: "freezer.state", Err: unix.ENODEV})
+	if !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, unix.ENODEV) {
+		t.Errorf("ENODEV: err = %v, want it to be fs.ErrNotExist (and still ENODEV)", err)
+	}
+	if f, err := c.noFreezer(&fs.PathError{Op: "open", Path: "freezer.state", Err: unix.ENOENT}); err != nil || f {
+		t.Errorf("no freezer file in an existing cgroup = %v, %v; want never frozen", f, err)
+	}
+}
