@@ -3,7 +3,7 @@
 # tests in this module run, into a cache directory that survives between runs:
 #
 #   ${BERTH_K8S_CACHE:-/var/cache/berth-k8s}/k8s-v1.34.2-kwok-v0.8.0/
-#       kube-apiserver kube-controller-manager kube-scheduler kwok kwokctl etcd
+#       kube-apiserver kube-controller-manager kube-scheduler kwok etcd
 #       kwok-stages.yaml (kwok's default node and pod stages, as kwokctl uses them)
 #
 # Only missing files are built. Each one is written under a temporary name and
@@ -43,7 +43,7 @@ missing() {
 	done
 }
 
-if [ -z "$(missing kube-apiserver kube-controller-manager kube-scheduler kwok kwokctl etcd $stages)" ]; then
+if [ -z "$(missing kube-apiserver kube-controller-manager kube-scheduler kwok etcd $stages)" ]; then
 	printf '%s\n' "$dir"
 	exit 0
 fi
@@ -83,7 +83,7 @@ done
 
 # Built outside this module with GOFLAGS cleared, so its replaces and -mod
 # settings do not apply to kwok's own module graph.
-for b in $(missing kwok kwokctl); do
+for b in $(missing kwok); do
 	start=$(now)
 	log "building $b $KWOK_VERSION"
 	mkdir -p "$tmp/bin"
