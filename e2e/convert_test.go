@@ -61,6 +61,7 @@ services:
 		{[]string{"convert", "--strict"}, "--strict: not carried over to Kubernetes: web: ulimits"},
 		{[]string{"convert", "--publish-as", "ingress"}, `--publish-as "ingress": must be loadbalancer, nodeport or none`},
 		{[]string{"convert", "--namespace", "Bad_NS"}, `--namespace "Bad_NS"`},
+		{[]string{"convert", "--volume-size", "lots"}, `--volume-size "lots": must be a positive quantity`},
 		{[]string{"convert", "nosuch"}, "nosuch"},
 		{[]string{"convert", "-o", filepath.Join(dir, "compose.yaml", "x")}, "compose.yaml"},
 	} {

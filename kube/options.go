@@ -3,6 +3,8 @@ package kube
 import (
 	"fmt"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // Publish kinds: what the Service for a service's published ports is.
@@ -38,6 +40,9 @@ type Options struct {
 func (o Options) withDefaults() (Options, error) {
 	if o.VolumeSize == "" {
 		o.VolumeSize = "1Gi"
+	}
+	if q, err := resource.ParseQuantity(o.VolumeSize); err != nil || q.Sign() <= 0 {
+		return o, fmt.Errorf("--volume-size %q: must be a positive quantity such as 512Mi or 5Gi", o.VolumeSize)
 	}
 	if o.WaitImage == "" {
 		o.WaitImage = DefaultWaitImage

@@ -116,14 +116,6 @@ func seconds(d types.Duration, minimum int64) int64 {
 	return s
 }
 
-func mustQuantity(s string) resource.Quantity {
-	q, err := resource.ParseQuantity(s)
-	if err != nil {
-		return resource.MustParse("1Gi")
-	}
-	return q
-}
-
 // resources carries cpus/mem_limit/mem_reservation and deploy.resources as limits and requests.
 func (c *converter) resources(s types.ServiceConfig, ctr *corev1.Container) error {
 	limits, requests := corev1.ResourceList{}, corev1.ResourceList{}
