@@ -16,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -239,36 +238,21 @@ func (a applied) client(dyn dynamic.Interface) dynamic.ResourceInterface {
 	return dyn.Resource(a.res.gvr)
 }
 
-// toUnstructured turns a typed object into the body of an apply request. The fields a typed
-// struct always carries but the server owns (creationTimestamp: null, an empty status) are left
-// out, so that berth's field manager does not claim them.
+// toUnstructured turns a typed object into the body of an apply request: the same fields the
+// YAML of convert shows (Unstructured), so that berth's field manager does not claim what the
+// server owns (creationTimestamp: null, an empty status).
 func toUnstructured(obj Object, namespace string) (*unstructured.Unstructured, apiResource, error) {
 	gvk := obj.GetObjectKind().GroupVersionKind()
 	res, ok := resourceFor(gvk)
 	if !ok {
 		return nil, apiResource{}, fmt.Errorf("%s %s: berth cannot deploy objects of kind %s in %s", gvk.Kind, obj.GetName(), gvk.Kind, gvk.GroupVersion())
 	}
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	m, err := Unstructured(obj)
 	if err != nil {
-		return nil, apiResource{}, fmt.Errorf("%s %s: %w", gvk.Kind, obj.GetName(), err)
+		return nil, apiResource{}, err
 	}
 	u := &unstructured.Unstructured{Object: m}
 	u.SetGroupVersionKind(gvk) // kept even if a converter drops an empty TypeMeta
-	delete(u.Object, "status")
-	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-	if tmpl, ok, _ := unstructured.NestedMap(u.Object, "spec", "template", "metadata"); ok {
-		delete(tmpl, "creationTimestamp")
-		_ = unstructured.SetNestedMap(u.Object, tmpl, "spec", "template", "metadata")
-	}
-	if vcts, ok, _ := unstructured.NestedSlice(u.Object, "spec", "volumeClaimTemplates"); ok {
-		for _, v := range vcts {
-			if vm, ok := v.(map[string]any); ok {
-				delete(vm, "status")
-				unstructured.RemoveNestedField(vm, "metadata", "creationTimestamp")
-			}
-		}
-		_ = unstructured.SetNestedSlice(u.Object, vcts, "spec", "volumeClaimTemplates")
-	}
 	if res.namespaced {
 		if u.GetNamespace() == "" {
 			u.SetNamespace(namespace)
