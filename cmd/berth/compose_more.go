@@ -72,17 +72,13 @@ func newComposePushCommand(g *globalOptions, s streams) *cobra.Command {
 					errs = append(errs, fmt.Errorf("service %q: %w", name, err))
 					continue
 				}
-				fmt.Fprintf(s.err, " %s Pushing\n", name)
-				_, err = l.Push(cmd.Context(), ref, image.RemoteOptions{Progress: progressFor(s.err, quiet), UserAgent: "berth/" + version})
-				if err != nil {
+				if err := pushServiceImage(cmd.Context(), l, s, name, ref, quiet); err != nil {
 					if ignoreFailures {
 						fmt.Fprintf(s.err, " %s Warning %v\n", name, err)
 						continue
 					}
 					errs = append(errs, fmt.Errorf("service %q: %w", name, err))
-					continue
 				}
-				fmt.Fprintf(s.err, " %s Pushed\n", name)
 			}
 			return composeError(errors.Join(errs...))
 		},
@@ -91,6 +87,17 @@ func newComposePushCommand(g *globalOptions, s streams) *cobra.Command {
 	cmd.Flags().BoolVar(&includeDeps, "include-deps", false, "Also push images of services declared as dependencies")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Push without printing progress information")
 	return cmd
+}
+
+// pushServiceImage pushes a service's image with docker compose's progress lines (push, and
+// deploy --push).
+func pushServiceImage(ctx context.Context, l *image.Local, s streams, service string, ref image.Reference, quiet bool) error {
+	fmt.Fprintf(s.err, " %s Pushing\n", service)
+	if _, err := l.Push(ctx, ref, image.RemoteOptions{Progress: progressFor(s.err, quiet), UserAgent: "berth/" + version}); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.err, " %s Pushed\n", service)
+	return nil
 }
 
 func newComposeCreateCommand(g *globalOptions, s streams) *cobra.Command {

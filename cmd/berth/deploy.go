@@ -129,11 +129,9 @@ func buildAndPush(ctx context.Context, g *globalOptions, s streams, p *types.Pro
 			return fmt.Errorf("service %q: %w", name, err)
 		}
 		fmt.Fprintf(s.err, " Image %s  Built\n", svc.Image)
-		fmt.Fprintf(s.err, " %s Pushing\n", name)
-		if _, err := l.Push(ctx, ref, image.RemoteOptions{Progress: progressFor(s.err, false), UserAgent: "berth/" + version}); err != nil {
+		if err := pushServiceImage(ctx, l, s, name, ref, false); err != nil {
 			return fmt.Errorf("service %q: push %s: %w", name, svc.Image, err)
 		}
-		fmt.Fprintf(s.err, " %s Pushed\n", name)
 	}
 	return nil
 }
