@@ -62,7 +62,7 @@ func Convert(p *types.Project, o Options) (*Result, error) {
 	names := slices.Sorted(maps.Keys(p.Services))
 	for _, n := range names {
 		k := dnsLabel(n)
-		if err := c.names.claim("Service", k, "service "+strconvQuote(n)); err != nil {
+		if err := c.names.claim("Service", k, fmt.Sprintf("service %q", n)); err != nil {
 			return nil, err
 		}
 		c.serviceName[n] = k
@@ -118,8 +118,6 @@ func Convert(p *types.Project, o Options) (*Result, error) {
 	}
 	return res, nil
 }
-
-func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
 
 func (c *converter) drop(svc string, field string) { c.dropped[svc] = append(c.dropped[svc], field) }
 func (c *converter) note(svc string, n string)     { c.notes[svc] = append(c.notes[svc], n) }

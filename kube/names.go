@@ -62,6 +62,9 @@ type registry struct {
 	taken map[string]string // kind/name -> the compose thing that has it
 }
 
+// has says whether a kind/name is handed out already.
+func (r *registry) has(kind, name string) bool { return r.taken[kind+"/"+name] != "" }
+
 func (r *registry) claim(kind, name, owner string) error {
 	if r.taken == nil {
 		r.taken = map[string]string{}

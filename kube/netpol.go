@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	corev1 "k8s.io/api/core/v1"
@@ -119,16 +120,5 @@ func (c *converter) networkPolicies(names []string) {
 					{To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}}, Ports: dns}}},
 		})
 	}
-	c.note("", fmt.Sprintf("networks %s are NetworkPolicies: the cluster enforces them only with a network plugin that implements policies", joinNames(slices.Sorted(maps.Keys(used)))))
-}
-
-func joinNames(n []string) string {
-	out := ""
-	for i, x := range n {
-		if i > 0 {
-			out += ", "
-		}
-		out += x
-	}
-	return out
+	c.note("", fmt.Sprintf("networks %s are NetworkPolicies: the cluster enforces them only with a network plugin that implements policies", strings.Join(slices.Sorted(maps.Keys(used)), ", ")))
 }

@@ -67,7 +67,7 @@ func (c *converter) volumes(s types.ServiceConfig, pod *corev1.PodSpec, ctr *cor
 				ctr.VolumeMounts = append(ctr.VolumeMounts, m)
 			default:
 				claim := dnsLabel(v.Source)
-				if c.names.taken["PersistentVolumeClaim/"+claim] == "" {
+				if !c.names.has("PersistentVolumeClaim", claim) {
 					if err := c.names.claim("PersistentVolumeClaim", claim, fmt.Sprintf("volume %q", v.Source)); err != nil {
 						return err
 					}
@@ -153,7 +153,7 @@ func (c *converter) fileRef(s types.ServiceConfig, r types.FileReferenceConfig, 
 		name = dnsLabel(obj.Name)
 		c.extern[kind+"/"+name] = true
 		c.note(s.Name, fmt.Sprintf("%s %s is external: %s %q must exist with a key %q", field, r.Source, kind, name, key))
-	} else if c.names.taken[kind+"/"+name] == "" {
+	} else if !c.names.has(kind, name) {
 		if err := c.names.claim(kind, name, fmt.Sprintf("%s %q", field, r.Source)); err != nil {
 			return err
 		}
@@ -291,7 +291,7 @@ func (c *converter) bind(s types.ServiceConfig, v types.ServiceVolumeConfig, pv 
 		m.SubPath = key
 	}
 	name := joinLabel(c.serviceName[s.Name], filepath.Base(v.Source))
-	for i := 2; c.names.taken["ConfigMap/"+name] != ""; i++ {
+	for i := 2; c.names.has("ConfigMap", name); i++ {
 		name = joinLabel(c.serviceName[s.Name], filepath.Base(v.Source), fmt.Sprint(i))
 	}
 	if err := c.names.claim("ConfigMap", name, fmt.Sprintf("bind %q of service %q", c.rel(v.Source), s.Name)); err != nil {
